@@ -1,0 +1,1 @@
+//! addrxlat (being written).

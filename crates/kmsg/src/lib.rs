@@ -1,0 +1,1 @@
+//! kmsg (being written).
