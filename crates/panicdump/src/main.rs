@@ -1,1 +1,49 @@
-fn main() {}
+//! `panicdump`: make Linux kernel crashes visible and debuggable.
+//!
+//! The binary is glue: argument parsing, output formatting and progress. All
+//! the work happens in the library crates under `crates/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Harvest, read and explain Linux kernel crashes (kdump vmcores, pstore).
+#[derive(Parser, Debug)]
+#[command(name = "panicdump", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
+    Dmesg(cmd::dmesg::DmesgArgs),
+    /// Describe a crash dump: format, kernel, crash time, panic message, CPUs, pages.
+    Info(cmd::info::InfoArgs),
+    /// Print the title of the crash found in a kernel log (nothing if none).
+    Title(cmd::analyze::TitleArgs),
+    /// Analyze a kernel log: crash kind, title, signature, call trace, registers.
+    Analyze(cmd::analyze::AnalyzeArgs),
+    /// Crash real kernels under QEMU and collect what they leave behind.
+    Lab(cmd::lab::LabArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dmesg(a) => cmd::dmesg::run(a),
+        Command::Info(a) => cmd::info::run(a),
+        Command::Title(a) => cmd::analyze::run_title(a),
+        Command::Analyze(a) => cmd::analyze::run_analyze(a),
+        Command::Lab(a) => cmd::lab::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("panicdump: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand family. Each exposes its clap argument struct(s)
+//! and a `run` function returning the process exit code.
+
+pub mod analyze;
+pub mod dmesg;
+pub mod info;
+pub mod lab;
