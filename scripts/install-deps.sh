@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install everything panicdump's tests and lab need on Debian 12.
+# Idempotent and quiet: re-running it only checks.
+set -euo pipefail
+
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  qemu-system-x86     # the lab's guests (software emulation)
+  linux-image-amd64   # the kernel the lab crashes
+  busybox-static      # userland of the lab's initramfs
+  kexec-tools         # loads the crash kernel in lab guests
+  makedumpfile        # reference implementation, compared line for line
+  crash               # independent validator of dumps
+  cpio                # checks our cpio writer
+  hyperfine           # benchmarks
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The debug vmlinux of the installed kernel, for `crash` (only the vmlinux is
+# kept: the .deb is 860 MB).
+CACHE="${PANICDUMP_CACHE:-/var/cache/panicdump}"
+release="$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)"
+if [ ! -s "$CACHE/vmlinux-$release" ]; then
+  log "fetching debug vmlinux for $release"
+  $SUDO mkdir -p "$CACHE"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download -qq "linux-image-$release-dbg" >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/linux-image-"$release"-dbg_*.deb \
+    | (cd "$tmp" && tar x "./usr/lib/debug/boot/vmlinux-$release")
+  $SUDO mv "$tmp/usr/lib/debug/boot/vmlinux-$release" "$CACHE/vmlinux-$release.part"
+  $SUDO mv "$CACHE/vmlinux-$release.part" "$CACHE/vmlinux-$release"
+  rm -rf "$tmp"
+fi
+
+# Rust components and tools.
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if rustup toolchain list | grep -q nightly; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "cargo install cargo-fuzz"
+    cargo install --quiet --locked cargo-fuzz
+  fi
+fi
+log "ok"
