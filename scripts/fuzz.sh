@@ -15,8 +15,12 @@ cargo +nightly fuzz build --quiet
 for t in $targets; do
   mkdir -p "corpus/$t"
   echo "fuzz: $t for ${secs}s" >&2
-  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 2>&1 \
-    | grep -E '^(#[0-9]+\s+DONE|==[0-9]+==|SUMMARY|Done)' || true
-  test "${PIPESTATUS[0]}" = 0 || { echo "fuzz: $t FAILED (see fuzz/artifacts/$t)" >&2; exit 1; }
+  log="artifacts/$t.log"; mkdir -p artifacts
+  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    echo "fuzz: $t FAILED (reproducer under fuzz/artifacts/$t, log $log)" >&2
+    exit 1
+  fi
+  grep -E '^#[0-9]+\s+DONE' "$log" | tail -1 >&2 || true
 done
 echo "fuzz: all targets ran ${secs}s without a crash" >&2
