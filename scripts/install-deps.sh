@@ -16,6 +16,7 @@ APT_PACKAGES=(
   crash               # independent validator of dumps
   cpio                # checks our cpio writer
   hyperfine           # benchmarks
+  bc                  # arithmetic in bench scripts
 )
 
 missing=()
