@@ -51,7 +51,9 @@ pub enum ReadError {
     },
     /// The dump file ends before the data of this page (truncated file, or an
     /// incomplete capture).
-    #[error("physical address {addr:#x}: dump data is missing (file truncated or capture incomplete)")]
+    #[error(
+        "physical address {addr:#x}: dump data is missing (file truncated or capture incomplete)"
+    )]
     Truncated {
         /// The first address that could not be read.
         addr: u64,
@@ -153,8 +155,14 @@ mod tests {
     #[test]
     fn find_range_picks_containing_range() {
         let r = [
-            PhysRange { start: 0x1000, end: 0x2000 },
-            PhysRange { start: 0x4000, end: 0x8000 },
+            PhysRange {
+                start: 0x1000,
+                end: 0x2000,
+            },
+            PhysRange {
+                start: 0x4000,
+                end: 0x8000,
+            },
         ];
         assert_eq!(find_range(&r, 0x0fff), None);
         assert_eq!(find_range(&r, 0x1000), Some(0));

@@ -18,7 +18,10 @@ pub struct SparseMemory {
 impl SparseMemory {
     /// An empty memory with the given page size (a power of two).
     pub fn new(page_size: u64) -> SparseMemory {
-        assert!(page_size.is_power_of_two(), "page size must be a power of two");
+        assert!(
+            page_size.is_power_of_two(),
+            "page size must be a power of two"
+        );
         SparseMemory {
             page_size,
             pages: BTreeMap::new(),
@@ -134,7 +137,13 @@ mod tests {
         let mut out = vec![0u8; 6000];
         m.read_phys(4000, &mut out).unwrap();
         assert_eq!(out, data);
-        assert_eq!(m.ranges(), &[PhysRange { start: 0, end: 3 * 4096 }]);
+        assert_eq!(
+            m.ranges(),
+            &[PhysRange {
+                start: 0,
+                end: 3 * 4096
+            }]
+        );
         assert_eq!(
             m.read_phys(3 * 4096, &mut [0u8; 1]),
             Err(ReadError::NotPresent { addr: 3 * 4096 })

@@ -174,7 +174,8 @@ impl VmcoreInfo {
 mod tests {
     use super::*;
 
-    const SAMPLE: &[u8] = b"OSRELEASE=6.1.0-28-amd64\nBUILD-ID=0123456789abcdef0123456789abcdef01234567\n\
+    const SAMPLE: &[u8] =
+        b"OSRELEASE=6.1.0-28-amd64\nBUILD-ID=0123456789abcdef0123456789abcdef01234567\n\
 PAGESIZE=4096\nSYMBOL(init_uts_ns)=ffffffff9a617540\nSYMBOL(prb)=ffffffff9a2a5c18\n\
 SIZE(printk_ringbuffer)=88\nOFFSET(printk_ringbuffer.fail)=80\nLENGTH(printk_info_subsystem)=16\n\
 NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-129\nNUMBER(VMALLOC_START)=0xffffb6f340000000\n\
