@@ -1,0 +1,554 @@
+//! The streaming scanner: one line at a time, one open report at a time,
+//! bounded state.
+
+use crate::frame::{base_name, is_generic, parse_frame, Frame};
+use crate::header::{detect, first_symbol, is_list_corruption, Header, Role, Source};
+use crate::line::{clean, Line};
+use crate::report::{fnv1a, Analysis, PstoreHeader, Register, Report};
+use crate::taint::{parse_cpu_line, Taint};
+use crate::{Kind, MAX_FRAMES, MAX_REPORTS};
+
+/// Lines after its header that a report may span; beyond this it is closed
+/// (a report whose end marker was lost must not swallow the rest of the log).
+const MAX_BODY_LINES: u32 = 800;
+/// A die line within this many lines completes an open fault/BUG report.
+const DIE_WINDOW: u32 = 80;
+/// A WARNING/BUG line within this many lines completes a `refcount_t:` /
+/// list-corruption message; conversely such a message within this many
+/// lines after a WARNING explains it.
+const PRE_WINDOW: u32 = 8;
+/// A panic this many lines after a closed report is still its consequence.
+const PANIC_WINDOW: u64 = 300;
+const MAX_REGISTERS: usize = 64;
+const MAX_MODULES: usize = 1024;
+const MAX_HEADER: usize = 512;
+
+/// Streaming analyzer: feed lines with [`Analyzer::push_line`], then call
+/// [`Analyzer::finish`]. Memory stays bounded whatever the input.
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    open: Option<Builder>,
+    out: Analysis,
+    /// Line number at which the last report was closed.
+    last_closed: u64,
+}
+
+#[derive(Debug)]
+struct Builder {
+    h: Header,
+    report: Report,
+    caller: Option<String>,
+    body: u32,
+    in_trace: bool,
+    frames_done: bool,
+    trace_seen: bool,
+    await_at: bool,
+    lock_func: Option<String>,
+    access: Option<String>,
+    died: bool,
+    regs_done: bool,
+    ended: bool,
+}
+
+impl Analyzer {
+    /// A fresh analyzer.
+    pub fn new() -> Analyzer {
+        Analyzer::default()
+    }
+
+    /// Feed one raw line (without the trailing newline; a `\r` is tolerated).
+    pub fn push_line(&mut self, raw: &[u8]) {
+        self.out.lines += 1;
+        let line = clean(raw);
+        if line.foreign || line.text.is_empty() {
+            return;
+        }
+        self.line(line);
+    }
+
+    fn line(&mut self, l: Line) {
+        let t = l.text.as_str();
+        if self.out.lines <= 3 && self.out.pstore.is_none() {
+            if let Some(p) = pstore_header(t) {
+                self.out.pstore = Some(p);
+                return;
+            }
+        }
+        if t.starts_with("---[ end ") {
+            if let Some(b) = self.open.as_mut() {
+                b.ended = true;
+                b.in_trace = false;
+                if b.trace_seen {
+                    b.frames_done = true;
+                }
+                if !t.starts_with("---[ end Kernel panic") {
+                    // Keep it open briefly: the panic it causes follows.
+                    b.frames_done = true;
+                }
+            }
+            return;
+        }
+        if let Some(h) = detect(t) {
+            self.header(h, &l);
+            return;
+        }
+        let same_caller = match (&self.open, &l.caller) {
+            (Some(b), Some(c)) => b.caller.as_ref().is_none_or(|bc| bc == c),
+            _ => true,
+        };
+        if !same_caller {
+            return;
+        }
+        if let Some(b) = self.open.as_mut() {
+            if l.damaged {
+                b.report.corrupted = true;
+            }
+            b.body += 1;
+            if b.body > MAX_BODY_LINES {
+                self.close(false);
+                return;
+            }
+            b.feed(t);
+        }
+    }
+
+    fn header(&mut self, h: Header, l: &Line) {
+        let line_no = self.out.lines;
+        match &h.role {
+            Role::Panic(msg) => {
+                let recent = line_no.saturating_sub(self.last_closed) <= PANIC_WINDOW && self.last_closed > 0;
+                if let Some(b) = self.open.as_mut() {
+                    if b.report.panic.is_none() {
+                        b.report.panic = Some(msg.clone());
+                    }
+                    // Keep collecting: a WARNING's trace follows its panic
+                    // line with panic_on_warn.
+                    return;
+                }
+                if recent {
+                    if let Some(r) = self.out.reports.last_mut() {
+                        if r.panic.is_none() {
+                            r.panic = Some(msg.clone());
+                        }
+                        return;
+                    }
+                }
+            }
+            Role::Die { absorbs } => {
+                if let Some(b) = self.open.as_mut() {
+                    let fits = matches!(
+                        b.h.kind,
+                        Kind::NullPointer | Kind::PageFault | Kind::KernelBug | Kind::ListCorruption | Kind::Bug
+                    );
+                    if *absorbs && fits && !b.died && b.body <= DIE_WINDOW {
+                        b.died = true;
+                        return;
+                    }
+                }
+            }
+            Role::Completes => {
+                if let Some(b) = self.open.as_mut() {
+                    if b.h.role == Role::Pre && b.body <= PRE_WINDOW {
+                        if b.h.func.is_none() {
+                            b.h.func = h.func.clone();
+                        }
+                        b.h.role = Role::Start;
+                        return;
+                    }
+                }
+            }
+            Role::Pre => {
+                if let Some(b) = self.open.as_mut() {
+                    if matches!(b.h.kind, Kind::Warning | Kind::KernelBug) && b.body <= PRE_WINDOW {
+                        b.h.kind = h.kind;
+                        b.h.prefix = h.prefix;
+                        b.h.source = Source::Stack;
+                        b.report.kind = b.h.kind;
+                        return;
+                    }
+                }
+            }
+            Role::Start => {
+                if h.kind == Kind::MemoryLeak {
+                    if let Some(b) = self.open.as_ref() {
+                        if b.h.kind == Kind::MemoryLeak && b.report.frames.is_empty() && b.body <= PRE_WINDOW {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        self.close(false);
+        if self.out.reports.len() >= MAX_REPORTS {
+            self.out.dropped_reports += 1;
+            return;
+        }
+        let mut header: String = l.text.chars().take(MAX_HEADER).collect();
+        header.shrink_to_fit();
+        let panic = match &h.role {
+            Role::Panic(m) => Some(m.clone()),
+            _ => None,
+        };
+        self.open = Some(Builder {
+            report: Report {
+                kind: h.kind,
+                title: String::new(),
+                line: line_no,
+                header,
+                pc: None,
+                frames: Vec::new(),
+                registers: Vec::new(),
+                modules: Vec::new(),
+                taint: None,
+                release: None,
+                hardware: None,
+                cpu: None,
+                pid: None,
+                comm: None,
+                panic,
+                truncated: false,
+                corrupted: l.damaged,
+                signature: String::new(),
+                signature_hash: String::new(),
+            },
+            h,
+            caller: l.caller.clone(),
+            body: 0,
+            in_trace: false,
+            frames_done: false,
+            trace_seen: false,
+            await_at: false,
+            lock_func: None,
+            access: None,
+            died: false,
+            regs_done: false,
+            ended: false,
+        });
+    }
+
+    fn close(&mut self, at_eof: bool) {
+        if let Some(b) = self.open.take() {
+            self.last_closed = self.out.lines;
+            self.out.reports.push(b.finish(at_eof));
+        }
+    }
+
+    /// Close the open report and return everything found.
+    pub fn finish(mut self) -> Analysis {
+        self.close(true);
+        self.out
+    }
+}
+
+fn pstore_header(t: &str) -> Option<PstoreHeader> {
+    let (reason, rest) = t.split_once('#')?;
+    let (count, part) = rest.split_once(" Part")?;
+    if reason.is_empty() || !reason.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(PstoreHeader {
+        reason: reason.to_string(),
+        count: count.parse().ok()?,
+        part: part.trim().parse().ok()?,
+    })
+}
+
+/// `Call Trace:`, `Call trace:`, `Backtrace:`, `backtrace:`, `backtrace (crc …):`.
+fn is_trace_start(t: &str) -> bool {
+    t.starts_with("Call Trace")
+        || t.starts_with("Call trace")
+        || t.starts_with("Backtrace:")
+        || t.starts_with("backtrace")
+        || t.starts_with("stack backtrace:")
+}
+
+/// Lines that may sit inside a call trace without ending it.
+fn is_trace_filler(t: &str) -> bool {
+    matches!(
+        t,
+        "<IRQ>" | "</IRQ>" | "<TASK>" | "</TASK>" | "<NMI>" | "</NMI>" | "<EOI>" | "<EOE>" | "<SOFTIRQ>" | "</SOFTIRQ>"
+    ) || t.starts_with("--- interrupt:")
+        || t.starts_with("Exception stack")
+        || t.starts_with("Code:")
+        || t.starts_with("RIP:")
+        || t.starts_with("EIP:")
+        || t.starts_with("irq event stamp:")
+        || t.starts_with("hardirqs ")
+        || t.starts_with("softirqs ")
+        || t.starts_with("---- ")
+        || t.starts_with("=>")
+        || parse_registers(t).is_some()
+}
+
+/// Parse a register line: `RAX: 0 RBX: ffff…`, `x29: ffff x28: 0000`,
+/// `r10: c5cf5dc0  r9 : 00000000`. `None` unless the line is made only of
+/// such pairs.
+fn parse_registers(t: &str) -> Option<Vec<Register>> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        let colon = rest.find(':')?;
+        let name = rest[..colon].trim();
+        if name.is_empty() || name.len() > 8 || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            return None;
+        }
+        let after = rest[colon + 1..].trim_start();
+        let vend = after.find(' ').unwrap_or(after.len());
+        let value = &after[..vend];
+        let hexish = value.bytes().all(|c| c.is_ascii_hexdigit()) && !value.is_empty();
+        if !hexish {
+            return None;
+        }
+        out.push(Register { name: name.to_string(), value: value.to_string() });
+        rest = after[vend..].trim_start();
+    }
+    (out.len() >= 2).then_some(out)
+}
+
+/// The faulting PC, from the many ways architectures print it.
+fn pc_symbol(t: &str) -> Option<Option<Frame>> {
+    let rest = t
+        .strip_prefix("RIP: ")
+        .or_else(|| t.strip_prefix("EIP: "))
+        .or_else(|| t.strip_prefix("IP: "))
+        .or_else(|| t.strip_prefix("pc : "))
+        .or_else(|| t.strip_prefix("PC is at "))
+        .or_else(|| t.strip_prefix("epc : "))
+        .or_else(|| t.strip_prefix("epc   : "))
+        .or_else(|| t.strip_prefix("NIP ["))
+        .or_else(|| t.strip_prefix("NIP: "))?;
+    // "0010:foo+0x1/0x2 [mod]", "0010:[<ffff…>]  [<ffff…>] foo+0x1/0x2",
+    // "[<ffff…>] foo+0x1/0x2", "c000000000123456] foo+0x1/0x2".
+    let rest = rest.split_once(':').filter(|(seg, _)| seg.len() == 4 && seg.bytes().all(|c| c.is_ascii_hexdigit()))
+        .map_or(rest, |(_, r)| r);
+    let words: Vec<&str> = rest.split_whitespace().take(6).collect();
+    for (i, w) in words.iter().enumerate() {
+        if w.contains('+') {
+            let after = words.get(i + 1).copied().unwrap_or("");
+            return Some(crate::frame::parse_symbol(w, after));
+        }
+    }
+    Some(None)
+}
+
+impl Builder {
+    fn feed(&mut self, t: &str) {
+        if t.starts_with("Kernel Offset:") || t.starts_with("Rebooting in") {
+            return;
+        }
+        // The faulting PC and the first register dump, wherever they appear.
+        if let Some(pc) = pc_symbol(t) {
+            if self.report.pc.is_none() {
+                self.report.pc = pc;
+            }
+            if !self.regs_done {
+                let (name, value) = t.split_once(':').unwrap_or((t, ""));
+                self.push_reg(name.trim(), value.trim());
+            }
+            return;
+        }
+        if let Some(regs) = parse_registers(t) {
+            if !self.regs_done {
+                for r in regs {
+                    self.push_reg(&r.name, &r.value);
+                }
+            }
+            return;
+        }
+        if self.in_trace {
+            if let Some(f) = parse_frame(t) {
+                if self.report.frames.len() < MAX_FRAMES {
+                    self.report.frames.push(f);
+                }
+                return;
+            }
+            if is_trace_filler(t) {
+                return;
+            }
+            self.in_trace = false;
+            self.frames_done = true;
+        }
+        if is_trace_start(t) {
+            if !self.frames_done {
+                self.in_trace = true;
+                self.trace_seen = true;
+                if !self.report.registers.is_empty() {
+                    self.regs_done = true;
+                }
+            }
+            return;
+        }
+        self.metadata(t);
+        // A trace whose "Call Trace:" line was lost.
+        if !self.frames_done && !self.trace_seen && self.report.frames.is_empty() && self.h.kind != Kind::Lockdep {
+            if let Some(f) = parse_frame(t) {
+                if f.offset.is_some() {
+                    self.in_trace = true;
+                    self.trace_seen = true;
+                    self.report.frames.push(f);
+                }
+            }
+        }
+    }
+
+    fn push_reg(&mut self, name: &str, value: &str) {
+        if self.report.registers.len() < MAX_REGISTERS && !self.report.registers.iter().any(|r| r.name == name) {
+            self.report.registers.push(Register { name: name.to_string(), value: value.chars().take(128).collect() });
+        }
+    }
+
+    fn metadata(&mut self, t: &str) {
+        if let Some(c) = parse_cpu_line(t) {
+            if self.report.cpu.is_none() {
+                self.report.cpu = c.cpu;
+                self.report.pid = c.pid;
+                self.report.comm = c.comm;
+                self.report.taint = c.taint;
+                self.report.release = c.release;
+            }
+            return;
+        }
+        if let Some(hw) = t.strip_prefix("Hardware name: ") {
+            if self.report.hardware.is_none() {
+                self.report.hardware = Some(hw.chars().take(256).collect());
+            }
+            return;
+        }
+        if let Some(m) = t.strip_prefix("Modules linked in:") {
+            if self.report.modules.is_empty() {
+                let m = m.split("[last unloaded").next().unwrap_or(m);
+                self.report.modules = m
+                    .split_whitespace()
+                    .map(|w| w.split('(').next().unwrap_or(w))
+                    .filter(|w| !w.is_empty())
+                    .take(MAX_MODULES)
+                    .map(|w| w.chars().take(64).collect())
+                    .collect();
+            }
+            return;
+        }
+        if let Some(tf) = t.strip_prefix("Tainted: [") {
+            // v6.12+ second taint line: "Tainted: [W]=WARN, [O]=OOT_MODULE".
+            if self.report.taint.as_ref().is_none_or(|x| x.letters.is_empty()) {
+                let letters: String = format!("[{tf}").split('[').filter_map(|p| p.chars().next()).collect();
+                self.report.taint = Some(Taint::decode(&letters));
+            }
+            return;
+        }
+        if self.h.kind == Kind::Lockdep {
+            if t.contains("is trying to acquire")
+                || t.ends_with("takes:")
+                || t.contains("just changed the state of lock")
+                || t.contains("which became ")
+                || t.contains("is leaving the kernel with locks still held")
+            {
+                self.await_at = true;
+            } else if self.await_at {
+                if let Some(i) = t.find("at: ") {
+                    let rest = t[i + 4..].trim_start();
+                    let rest = if rest.starts_with("[<") { rest.split_once("] ").map_or(rest, |x| x.1) } else { rest };
+                    if self.lock_func.is_none() {
+                        self.lock_func = first_symbol(rest);
+                    }
+                    self.await_at = false;
+                }
+            }
+        }
+        if self.h.kind == Kind::Kasan && self.access.is_none() {
+            for a in ["Read", "Write"] {
+                if t.starts_with(&format!("{a} of size")) || t.starts_with(&format!("{a} at addr")) {
+                    self.access = Some(a.to_string());
+                }
+            }
+        }
+        if self.h.kind == Kind::Warning && self.body <= PRE_WINDOW {
+            if t.starts_with("refcount_t: ") {
+                self.h.kind = Kind::Refcount;
+                self.h.prefix = "WARNING: refcount bug".into();
+                self.h.source = Source::Stack;
+            } else if is_list_corruption(t) {
+                self.h.kind = Kind::ListCorruption;
+                self.h.prefix = "BUG: corrupted list".into();
+                self.h.source = Source::Stack;
+            }
+            self.report.kind = self.h.kind;
+        }
+    }
+
+    fn finish(mut self, at_eof: bool) -> Report {
+        let r = &mut self.report;
+        r.kind = self.h.kind;
+        // Candidates in order of preference for the function in the title.
+        let mut cands: Vec<(String, bool)> = Vec::new();
+        match self.h.source {
+            Source::Header => {
+                if let Some(f) = &self.h.func {
+                    cands.push((f.clone(), true));
+                }
+            }
+            Source::Pc => {
+                if let Some(f) = &r.pc {
+                    cands.push((f.function.clone(), true));
+                }
+            }
+            Source::LockAt => {
+                if let Some(f) = &self.lock_func {
+                    cands.push((f.clone(), true));
+                }
+            }
+            Source::Stack | Source::None => {}
+        }
+        cands.extend(r.frames.iter().map(|f| (f.function.clone(), f.reliable)));
+        let skip = self.h.skip;
+        let pick = cands
+            .iter()
+            .position(|(f, rel)| *rel && !is_generic(f, skip))
+            .or_else(|| cands.iter().position(|(f, _)| !is_generic(f, skip)));
+        let mut prefix = self.h.prefix.clone();
+        if let Some(a) = &self.access {
+            if !prefix.ends_with("invalid-free") {
+                prefix = format!("{prefix} {a}");
+            }
+        }
+        let needs_func = self.h.source != Source::None;
+        r.title = match (needs_func, pick) {
+            (false, _) => prefix,
+            (true, Some(i)) => format!("{prefix} in {}", base_name(&cands[i].0)),
+            (true, None) => {
+                r.corrupted = true;
+                match (&self.h.file, r.kind) {
+                    (Some(f), Kind::KernelBug) if !f.is_empty() => format!("kernel BUG at {f}"),
+                    _ => prefix,
+                }
+            }
+        };
+        // A machine check or OOM report is named by its panic message.
+        if matches!(r.kind, Kind::MachineCheck | Kind::OutOfMemory) {
+            if let Some(p) = &r.panic {
+                r.title = format!("kernel panic: {p}");
+            }
+        }
+        r.truncated = at_eof && !self.ended && (self.in_trace || (needs_func && r.frames.is_empty()));
+        // Signature: kind + up to 3 distinct reliable non-generic functions,
+        // starting at the one in the title.
+        let mut sig_frames: Vec<&str> = Vec::new();
+        let start = pick.unwrap_or(cands.len());
+        for (f, rel) in cands.iter().skip(start) {
+            let b = base_name(f);
+            if sig_frames.len() >= 3 {
+                break;
+            }
+            if (*rel || sig_frames.is_empty()) && !is_generic(b, skip) && !sig_frames.contains(&b) {
+                sig_frames.push(b);
+            }
+        }
+        r.signature = if sig_frames.is_empty() {
+            let t: String = r.title.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect();
+            format!("{}|{}", r.kind.as_str(), t)
+        } else {
+            format!("{}|{}", r.kind.as_str(), sig_frames.join("|"))
+        };
+        r.signature_hash = format!("{:016x}", fnv1a(&r.signature));
+        self.report
+    }
+}
