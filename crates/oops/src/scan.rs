@@ -295,7 +295,10 @@ fn parse_registers(t: &str) -> Option<Vec<Register>> {
         let after = rest[colon + 1..].trim_start();
         let vend = after.find(' ').unwrap_or(after.len());
         let value = &after[..vend];
-        let hexish = value.bytes().all(|c| c.is_ascii_hexdigit()) && !value.is_empty();
+        // Values are hex, sometimes with a segment (`0018:ffff…`) or a
+        // selector in parentheses (`FS: 00007f…(0000)`).
+        let hexish = value.bytes().any(|c| c.is_ascii_hexdigit())
+            && value.bytes().all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'(' | b')'));
         if !hexish {
             return None;
         }
