@@ -1,1 +1,44 @@
-//! lab (being written).
+//! QEMU harness for real kernel crashes.
+//!
+//! The lab boots the distribution kernel under QEMU (TCG) with an initramfs
+//! it writes itself (busybox, the needed modules, kexec, a static panicdump
+//! and a generated `/init`), crashes it, and keeps what the crash leaves:
+//!
+//! - [`Recipe::Kdump`]: the crash kernel's `/proc/vmcore` (`vmcore`);
+//! - [`Recipe::QemuDump`]: `dump-guest-memory` of one paused guest as ELF
+//!   (`qemu.elf`) and kdump-zlib in flattened form (`qemu.kdump-zlib`);
+//! - [`Recipe::Pstore`]: ramoops records after a panic and warm reset (`pstore/`).
+//!
+//! Artifacts are cached under `<root>/<release>/<key>/` with a `meta.json`,
+//! the serial `console.log` and a `done` marker written last:
+//!
+//! ```no_run
+//! let lab = lab::Lab::from_env()?;
+//! let a = lab.artifact(lab::Recipe::Kdump)?;
+//! println!("{} (marker {})", a.vmcore().display(), a.marker());
+//! # Ok::<(), lab::LabError>(())
+//! ```
+
+pub mod artifact;
+pub mod cmdline;
+pub mod cpio;
+pub mod elfcore;
+pub mod error;
+pub mod host;
+pub mod init;
+pub mod initramfs;
+mod lab;
+pub mod modules;
+pub mod params;
+pub mod progress;
+pub mod qemu;
+pub mod qmp;
+mod run;
+
+pub use artifact::{Artifact, Meta};
+pub use error::{LabError, Result};
+pub use lab::{
+    workspace_root, Lab, LabConfig, DEFAULT_TIMEOUT, ENV_DIR, ENV_KERNEL, ENV_STATIC_BIN,
+    ENV_TIMEOUT,
+};
+pub use params::{Params, Recipe};

@@ -1,0 +1,440 @@
+//! The recipes: prepare inputs, run QEMU, extract results, write meta.json.
+
+use crate::artifact::{self, Durations, Meta, LAB_VERSION};
+use crate::cmdline::{self, Disk, QemuSpec, RamoopsLayout};
+use crate::cpio;
+use crate::elfcore;
+use crate::error::{IoContext, LabError, Result};
+use crate::host::{self, Kernel};
+use crate::init::{self, Fill, InitPlan, Insmod, DATA_SERIAL, MARKER_PREFIX, OUT_SERIAL};
+use crate::initramfs::{self, Contents};
+use crate::lab::Lab;
+use crate::modules::ModuleDeps;
+use crate::params::{Params, Recipe};
+use crate::progress::Progress;
+use crate::qemu::QemuRun;
+use crate::qmp::Qmp;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Host programs a recipe needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Tools {
+    pub qemu: PathBuf,
+    pub busybox: PathBuf,
+    pub kexec: Option<PathBuf>,
+    pub panicdump: PathBuf,
+    pub panicdump_build_s: f64,
+}
+
+impl Tools {
+    /// Find (or build) everything, with install hints on failure.
+    pub fn find(lab: &Lab, recipe: Recipe, progress: &Progress) -> Result<Self> {
+        let cfg = lab.config();
+        let qemu =
+            host::find_program(cfg.qemu.as_deref(), "qemu-system-x86_64", "qemu-system-x86")?;
+        let busybox = host::find_program(
+            Some(cfg.busybox.as_deref().unwrap_or(Path::new("/bin/busybox"))),
+            "busybox",
+            "busybox-static",
+        )?;
+        let kexec = match recipe {
+            Recipe::Kdump => Some(host::find_program(
+                cfg.kexec.as_deref(),
+                "kexec",
+                "kexec-tools",
+            )?),
+            _ => None,
+        };
+        let t = Instant::now();
+        let panicdump = lab.static_panicdump(progress)?;
+        Ok(Self {
+            qemu,
+            busybox,
+            kexec,
+            panicdump,
+            panicdump_build_s: round(t.elapsed().as_secs_f64()),
+        })
+    }
+}
+
+/// Modules each recipe loads (those built into the kernel are skipped).
+fn wanted_modules(recipe: Recipe) -> &'static [&'static str] {
+    match recipe {
+        Recipe::Kdump => &["virtio_pci", "virtio_blk"],
+        // qemu_fw_cfg hands the guest's VMCOREINFO address to `-device vmcoreinfo`.
+        Recipe::QemuDump => &["virtio_pci", "virtio_blk", "qemu_fw_cfg"],
+        Recipe::Pstore => &["virtio_pci", "virtio_blk", "reed_solomon", "ramoops"],
+    }
+}
+
+fn plan(
+    kernel: &Kernel,
+    recipe: Recipe,
+    params: &Params,
+) -> Result<(InitPlan, Vec<crate::modules::Module>)> {
+    let deps = ModuleDeps::load(&kernel.modules_dir)?;
+    let wanted: Vec<&str> = wanted_modules(recipe)
+        .iter()
+        .copied()
+        .filter(|m| deps.has(m))
+        .collect();
+    if recipe == Recipe::Pstore && !deps.has("ramoops") {
+        // Built-in ramoops would need its parameters on the kernel command line.
+        return Err(LabError::Modules {
+            path: kernel.modules_dir.join("modules.dep"),
+            msg: "ramoops is not a module of this kernel; the pstore recipe needs it as one".into(),
+        });
+    }
+    let modules = deps.closure(&wanted)?;
+    let ramoops = RamoopsLayout::for_memory(params.memory_mib);
+    let insmods = modules
+        .iter()
+        .map(|m| Insmod {
+            rel_path: m.rel_path.clone(),
+            params: if m.name == "ramoops" {
+                ramoops.module_params()
+            } else {
+                String::new()
+            },
+        })
+        .collect();
+    let plan = InitPlan {
+        recipe,
+        release: kernel.release.clone(),
+        modules: insmods,
+        fill: (recipe != Recipe::Pstore).then(|| Fill::for_memory(params.memory_mib)),
+        crash_cmdline: cmdline::crash_cmdline(),
+    };
+    Ok((plan, modules))
+}
+
+/// The initramfs of a recipe.
+pub(crate) fn initramfs(
+    kernel: &Kernel,
+    recipe: Recipe,
+    params: &Params,
+    tools: &Tools,
+) -> Result<Vec<u8>> {
+    let (plan, modules) = plan(kernel, recipe, params)?;
+    let contents = Contents {
+        kernel,
+        busybox: &tools.busybox,
+        kexec: tools.kexec.as_deref(),
+        panicdump: &tools.panicdump,
+        modules: &modules,
+        init: init::init_script(&plan),
+    };
+    initramfs::build(&contents, recipe == Recipe::Kdump)
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn random_token() -> Result<String> {
+    let mut b = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ctx("read", "/dev/urandom")?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A sparse raw image of `bytes`.
+fn sparse_image(path: &Path, bytes: u64) -> Result<()> {
+    let f = std::fs::File::create(path).ctx("create", path)?;
+    f.set_len(bytes).ctx("resize", path)
+}
+
+/// Data disk whose page cache the guest fills: text and random MiBs alternating.
+fn data_image(path: &Path, mib: u32, token: &str) -> Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).ctx("create", path)?);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut chunk = vec![0u8; 1 << 20];
+    for i in 0..mib {
+        if i % 2 == 0 {
+            let mut text = String::with_capacity(chunk.len() + 128);
+            let mut n = 0u64;
+            while text.len() < chunk.len() {
+                text.push_str(&format!(
+                    "panicdump lab data disk {token} MiB {i} line {n}\n"
+                ));
+                n += 1;
+            }
+            let n = chunk.len();
+            chunk.copy_from_slice(&text.as_bytes()[..n]);
+        } else {
+            for b in chunk.chunks_mut(8) {
+                // xorshift64: cheap incompressible bytes.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+            }
+        }
+        f.write_all(&chunk).ctx("write", path)?;
+    }
+    f.flush().ctx("write", path)
+}
+
+/// Build one artifact into `dir` (empty, locked by the caller).
+pub(crate) fn build(
+    lab: &Lab,
+    kernel: &Kernel,
+    recipe: Recipe,
+    params: &Params,
+    dir: &Path,
+    progress: &Progress,
+) -> Result<()> {
+    let start = Instant::now();
+    let created_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let tools = Tools::find(lab, recipe, progress)?;
+    let token = random_token()?;
+
+    let t = Instant::now();
+    progress.note("writing initramfs");
+    let initrd = initramfs(kernel, recipe, params, &tools)?;
+    let initrd_path = dir.join("initramfs.cpio.gz");
+    std::fs::write(&initrd_path, &initrd).ctx("write", &initrd_path)?;
+    let initramfs_s = round(t.elapsed().as_secs_f64());
+    progress.note(&format!(
+        "initramfs {} KiB in {initramfs_s}s",
+        initrd.len() >> 10
+    ));
+
+    let cmdline = cmdline::guest_cmdline(recipe, params, &token);
+    let mut spec = QemuSpec {
+        qemu: &tools.qemu,
+        kernel: &kernel.path,
+        initrd: &initrd_path,
+        cmdline: cmdline.clone(),
+        params,
+        disks: Vec::new(),
+        qmp: None,
+        no_reboot: recipe != Recipe::Pstore,
+        vmcoreinfo: recipe == Recipe::QemuDump,
+    };
+    let data = dir.join("data.img");
+    let out = dir.join("out.img");
+    if recipe != Recipe::Pstore {
+        data_image(&data, 32, &token)?;
+        spec.disks.push(Disk {
+            path: data.clone(),
+            serial: DATA_SERIAL.into(),
+        });
+    }
+    let out_bytes = match recipe {
+        // /proc/vmcore is smaller than guest RAM (the reservation is excluded).
+        Recipe::Kdump => (u64::from(params.memory_mib) + 64) << 20,
+        Recipe::QemuDump => 0,
+        Recipe::Pstore => 16 << 20,
+    };
+    if out_bytes > 0 {
+        sparse_image(&out, out_bytes)?;
+        spec.disks.push(Disk {
+            path: out.clone(),
+            serial: OUT_SERIAL.into(),
+        });
+    }
+    let qmp_path = qmp_socket_path(dir, &token);
+    if recipe == Recipe::QemuDump {
+        spec.qmp = Some(&qmp_path);
+    }
+    let argv = cmdline::qemu_argv(&spec);
+    let console = dir.join(artifact::CONSOLE);
+    let stderr = dir.join("qemu.stderr");
+    let max_boots = if recipe == Recipe::QemuDump { 1 } else { 2 };
+
+    let t = Instant::now();
+    let mut run = QemuRun::spawn(
+        &argv,
+        &console,
+        &stderr,
+        lab.timeout,
+        recipe.name(),
+        max_boots,
+        progress.clone(),
+    )?;
+    let (files, extract_s) = match recipe {
+        Recipe::Kdump => run_kdump(&mut run, dir, &out, progress)?,
+        Recipe::QemuDump => run_qemu_dump(&mut run, dir, &qmp_path)?,
+        Recipe::Pstore => run_pstore(&mut run, dir, &out, progress)?,
+    };
+    let qemu_s = round(t.elapsed().as_secs_f64() - extract_s);
+    let phases = run.phases().to_vec();
+    drop(run);
+    let _ = std::fs::remove_file(&data);
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&qmp_path);
+
+    let meta = Meta {
+        recipe,
+        lab_version: LAB_VERSION,
+        kernel: kernel.path.clone(),
+        release: kernel.release.clone(),
+        modules_dir: kernel.modules_dir.clone(),
+        params: params.clone(),
+        memory_mib: params.memory_mib,
+        cmdline,
+        crash_cmdline: (recipe == Recipe::Kdump).then(cmdline::crash_cmdline),
+        qemu_argv: argv,
+        marker: format!("{MARKER_PREFIX} {token}"),
+        token,
+        created_unix,
+        phases,
+        durations: Durations {
+            panicdump_build_s: tools.panicdump_build_s,
+            initramfs_s,
+            qemu_s,
+            extract_s: round(extract_s),
+            total_s: round(start.elapsed().as_secs_f64()),
+        },
+        initramfs_bytes: initrd.len() as u64,
+        files,
+    };
+    let text = serde_json::to_string_pretty(&meta).map_err(|e| LabError::Artifact {
+        dir: dir.to_path_buf(),
+        msg: format!("meta.json: {e}"),
+    })?;
+    std::fs::write(dir.join(artifact::META), text + "\n").ctx("write", dir.join(artifact::META))?;
+    progress.note(&format!("total {:.1}s", start.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+/// Unix socket paths are limited to 108 bytes: fall back to the temp dir.
+fn qmp_socket_path(dir: &Path, token: &str) -> PathBuf {
+    let p = dir.join("qmp.sock");
+    if p.as_os_str().len() < 100 {
+        p
+    } else {
+        std::env::temp_dir().join(format!("panicdump-lab-{token}.sock"))
+    }
+}
+
+fn run_kdump(
+    run: &mut QemuRun,
+    dir: &Path,
+    out: &Path,
+    progress: &Progress,
+) -> Result<(Vec<String>, f64)> {
+    let size_s = run.wait_for("vmcore-size")?;
+    let size: u64 = size_s
+        .parse()
+        .map_err(|_| run.fail(&format!("bad vmcore size {size_s:?}")))?;
+    progress.note(&format!("/proc/vmcore is {} MiB", size >> 20));
+    run.wait_for("vmcore-copied")?;
+    run.wait_exit()?;
+    let t = Instant::now();
+    let disk_len = std::fs::metadata(out).ctx("stat", out)?.len();
+    if size == 0 || size > disk_len {
+        return Err(run.fail(&format!(
+            "vmcore size {size} does not fit the {disk_len}-byte disk"
+        )));
+    }
+    // The disk holds the vmcore at offset 0: trim it and rename, no copy.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(out)
+        .ctx("open", out)?;
+    f.set_len(size).ctx("truncate", out)?;
+    drop(f);
+    let s =
+        elfcore::summarize(out).map_err(|e| run.fail(&format!("output is not a vmcore: {e}")))?;
+    if s.e_type != elfcore::ET_CORE || s.loads == 0 || s.end > size {
+        return Err(run.fail(&format!(
+            "vmcore headers look wrong (e_type {}, {} PT_LOAD, end {} > size {size})",
+            s.e_type, s.loads, s.end
+        )));
+    }
+    let vmcore = dir.join(artifact::VMCORE);
+    std::fs::rename(out, &vmcore).ctx("rename", out)?;
+    Ok((vec![artifact::VMCORE.into()], t.elapsed().as_secs_f64()))
+}
+
+fn run_qemu_dump(run: &mut QemuRun, dir: &Path, qmp_path: &Path) -> Result<(Vec<String>, f64)> {
+    run.wait_for("ready")?;
+    let t = Instant::now();
+    let mut qmp = match Qmp::connect(qmp_path, Duration::from_secs(10)) {
+        Ok(q) => q,
+        Err(e) => return Err(run.fail(&e.to_string())),
+    };
+    let mut step =
+        |run: &mut QemuRun, phase: &str, cmd: &str, args: serde_json::Value| -> Result<()> {
+            run.mark(phase);
+            qmp.set_timeout(run.remaining())?;
+            match qmp.execute(cmd, args) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(run.fail(&format!("{phase}: {e}"))),
+            }
+        };
+    step(run, "qmp-stop", "stop", json!({}))?;
+    for (file, format) in [
+        (artifact::QEMU_ELF, "elf"),
+        (artifact::QEMU_KDUMP, "kdump-zlib"),
+    ] {
+        let path = dir.join(file);
+        step(
+            run,
+            &format!("dump-{format}"),
+            "dump-guest-memory",
+            json!({"paging": false, "protocol": format!("file:{}", path.display()), "format": format}),
+        )?;
+    }
+    // Best effort: QEMU may close the socket before replying to quit.
+    run.mark("qmp-quit");
+    let _ = qmp.execute("quit", json!({}));
+    run.wait_exit()?;
+    for (file, magic) in [
+        (artifact::QEMU_ELF, &b"\x7fELF"[..]),
+        (artifact::QEMU_KDUMP, b"makedumpfile\0"),
+    ] {
+        let mut head = [0u8; 13];
+        let ok = std::fs::File::open(dir.join(file))
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok();
+        if !ok || !head.starts_with(magic) {
+            return Err(run.fail(&format!("{file} is missing or lacks its magic")));
+        }
+    }
+    Ok((
+        vec![artifact::QEMU_ELF.into(), artifact::QEMU_KDUMP.into()],
+        t.elapsed().as_secs_f64(),
+    ))
+}
+
+fn run_pstore(
+    run: &mut QemuRun,
+    dir: &Path,
+    out: &Path,
+    progress: &Progress,
+) -> Result<(Vec<String>, f64)> {
+    let n = run.wait_for("pstore-saved")?;
+    progress.note(&format!("{n} pstore file(s) saved"));
+    run.wait_exit()?;
+    let t = Instant::now();
+    let disk = std::fs::read(out).ctx("read", out)?;
+    let entries = cpio::parse_newc(&disk).map_err(|e| run.fail(&format!("pstore archive: {e}")))?;
+    let pdir = dir.join(artifact::PSTORE_DIR);
+    std::fs::create_dir_all(&pdir).ctx("create", &pdir)?;
+    let mut files = Vec::new();
+    for e in entries {
+        let name = e.name.trim_start_matches("./");
+        // Flat names only: pstore has no subdirectories.
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            continue;
+        }
+        let path = pdir.join(name);
+        std::fs::write(&path, &e.data).ctx("write", &path)?;
+        files.push(format!("{}/{name}", artifact::PSTORE_DIR));
+    }
+    if !files.iter().any(|f| f.contains("/dmesg-")) {
+        return Err(run.fail(&format!("no dmesg record among {files:?}")));
+    }
+    files.sort();
+    Ok((files, t.elapsed().as_secs_f64()))
+}
