@@ -145,6 +145,13 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         f.reliable = reliable;
         return Some(f);
     }
+    // ARM since v5.x: `unwind_backtrace from show_stack+0x10/0x14`: the
+    // first name is this frame's function.
+    if rest.starts_with("from ") && rest.contains("+0x") && is_ident(tok) {
+        let mut f = parse_symbol(tok, "")?;
+        f.reliable = reliable;
+        return Some(f);
+    }
     // Symbolized inline frame: `inode_lock include/linux/fs.h:758 [inline]`.
     if rest.ends_with("[inline]") && is_ident(tok) {
         let mut f = parse_symbol(tok, "")?;
@@ -161,7 +168,8 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
 /// on the base name.
 const GENERIC_PREFIXES: &[&str] = &[
     // reporting machinery
-    "dump_stack", "__dump_stack", "show_stack", "show_trace", "show_regs", "__show_regs",
+    "dump_stack", "__dump_stack", "unwind_backtrace", "dump_backtrace", "walk_stackframe",
+    "arch_stack_walk", "show_trace_log_lvl", "__show_trace", "show_stack", "show_trace", "show_regs", "__show_regs",
     "printk", "vprintk", "_printk", "__printk", "panic", "nmi_panic", "__warn", "warn_slowpath",
     "__warn_printk", "report_bug", "handle_bug", "fixup_bug", "do_error_trap", "do_trap",
     "do_invalid_op", "invalid_op", "exc_invalid_op", "exc_", "asm_exc_", "die", "__die", "oops_",
@@ -296,6 +304,8 @@ mod tests {
         assert_eq!(f.function, "seq_vprintf");
         let f = parse_frame("[c0000000fe0fbb40] [c000000000123456] foo+0x1c/0x30 (unreliable)").unwrap();
         assert!(!f.reliable);
+        let f = parse_frame("warn_slowpath_fmt from smp_call_function_many_cond+0x3c4/0x3c8").unwrap();
+        assert_eq!(f.function, "warn_slowpath_fmt");
         let f = parse_frame("inode_lock include/linux/fs.h:758 [inline]").unwrap();
         assert!(f.inline);
         let f = parse_frame("([<0000000000123456>] bar+0x1c/0x30)").unwrap();

@@ -63,6 +63,7 @@ pub fn clean(raw: &[u8]) -> Line {
                 }
             }
         }
+        s = strip_quote(s);
         s = strip_kmsg_record(s);
         s = strip_dmesg_x(s);
         s = strip_level(s);
@@ -80,6 +81,16 @@ pub fn clean(raw: &[u8]) -> Line {
         caller,
         foreign,
         damaged,
+    }
+}
+
+/// Mail quoting (`> `, `>> `, `> > `) of logs pasted into replies.
+fn strip_quote(s: &str) -> &str {
+    let t = s.trim_start_matches(['>', ' ']);
+    if s.starts_with('>') && t.len() < s.len() {
+        t
+    } else {
+        s
     }
 }
 
@@ -204,6 +215,19 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
     let b = s.as_bytes();
     // Date: "Apr  1 07:07:51" or ISO "2024-04-01T07:07:51.123+00:00" or
     // "2024-04-01 07:07:51".
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    if b.len() > 24 && DAYS.iter().any(|d| s.starts_with(d)) && b[3] == b' ' {
+        // logread: "Sun Sep  1 19:30:19 2019 kern.warn kernel: msg".
+        let i = s[..s.len().min(64)].find(" kernel: ")?;
+        return Some(Some(&s[i + 9..]));
+    }
+    // A bare "host kernel: msg" (syslog line whose date was cut off).
+    if let Some(i) = s[..s.len().min(64)].find(" kernel: ") {
+        let host = &s[..i];
+        if !host.is_empty() && !host.contains(' ') && !host.contains(':') {
+            return Some(Some(&s[i + 9..]));
+        }
+    }
     let after_date = if b.len() > 15 && MONTHS.iter().any(|m| s.starts_with(m)) && b[3] == b' ' {
         let t = s[4..].trim_start();
         let day = t.bytes().take_while(u8::is_ascii_digit).count();
@@ -276,6 +300,12 @@ mod tests {
         assert_eq!(l.text, "Kernel panic - not syncing: x");
         let l = clean(b"kern  :emerg : [  1.0] Kernel panic - not syncing: y");
         assert_eq!(l.text, "Kernel panic - not syncing: y");
+        let l = clean(b"Sun Sep  1 19:30:19 2019 kern.warn kernel: [138620.534103] Call trace:");
+        assert_eq!(l.text, "Call trace:");
+        let l = clean(b"raspberrypi-02 kernel: [509490.688179] ------------[ cut here ]------------");
+        assert_eq!(l.text, "------------[ cut here ]------------");
+        let l = clean(b"> > [   74.783244] Kernel panic - not syncing: sysrq triggered crash");
+        assert_eq!(l.text, "Kernel panic - not syncing: sysrq triggered crash");
         let l = clean(b"[  1.000000] ");
         assert_eq!(l.text, "");
     }
