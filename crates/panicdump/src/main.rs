@@ -4,6 +4,7 @@
 //! the work happens in the library crates under `crates/`.
 
 mod cmd;
+mod kernel;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -41,7 +41,10 @@ fn truncated_dumps_never_panic() {
                 }
             }
         }
-        eprintln!("{name}: {partial_ok} of {} cuts still gave a log", cuts.len());
+        eprintln!(
+            "{name}: {partial_ok} of {} cuts still gave a log",
+            cuts.len()
+        );
     }
 }
 
@@ -54,7 +57,11 @@ fn flipped_header_bytes_never_panic() {
         // a large dump is not rewritten for every position.
         let target = dir.join(name);
         std::fs::copy(&src, &target).unwrap();
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&target).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&target)
+            .unwrap();
         use std::os::unix::fs::FileExt;
         for pos in (0..8192u64).step_by(37) {
             let mut b = [0u8; 1];
@@ -86,7 +93,10 @@ fn missing_vmcoreinfo_is_named_in_the_error() {
     assert!(renamed > 0, "no VMCOREINFO note found to damage");
     let dir = scratch("missing_vmcoreinfo_is_named_in_the_error");
     let target = dir.join("novmci.elf");
-    std::fs::File::create(&target).unwrap().write_all(&bytes).unwrap();
+    std::fs::File::create(&target)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
     let out = run_bounded(&["dmesg", target.to_str().unwrap()], 60);
     assert_clean_exit(&out, "dmesg without VMCOREINFO");
     assert_eq!(out.status.code(), Some(1));
@@ -94,7 +104,10 @@ fn missing_vmcoreinfo_is_named_in_the_error() {
     // info still describes what it can.
     let out = run_bounded(&["info", target.to_str().unwrap()], 60);
     assert_clean_exit(&out, "info without VMCOREINFO");
-    assert!(out.status.success(), "info should describe a dump without VMCOREINFO");
+    assert!(
+        out.status.success(),
+        "info should describe a dump without VMCOREINFO"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ELF"));
 }
 

@@ -67,11 +67,7 @@ fn crash_log(vmlinux: &std::path::Path, dump: &std::path::Path) -> Vec<u8> {
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"log\nquit\n")?;
+            child.stdin.take().unwrap().write_all(b"log\nquit\n")?;
             child.wait_with_output()
         })
         .expect("crash is installed (scripts/install-deps.sh)");
