@@ -40,3 +40,6 @@ pub use phys::{PageState, PhysRange, PhysicalMemory, ReadError};
 pub use source::{ByteSource, SourceError};
 pub use sparse::SparseMemory;
 pub use vmcoreinfo::VmcoreInfo;
+
+#[cfg(test)]
+mod tests;

@@ -152,12 +152,6 @@ impl Default for ElfBuilder {
     }
 }
 
-fn align(v: &mut Vec<u8>, to: usize) {
-    while v.len() % to != 0 {
-        v.push(0);
-    }
-}
-
 impl ElfBuilder {
     /// Write the file.
     pub fn build(&self) -> Vec<u8> {

@@ -103,8 +103,11 @@ impl Bitmap {
         let b = other.bytes(src);
         let mut n = 0u64;
         let full = (self.bits / 8) as usize;
-        for i in 0..full.min(a.len()) {
-            n += u64::from((a[i] & !b.get(i).copied().unwrap_or(0)).count_ones());
+        let a_full = a.get(..full).unwrap_or(a);
+        let mut b_iter = b.iter();
+        for &x in a_full {
+            let y = b_iter.next().copied().unwrap_or(0);
+            n += u64::from((x & !y).count_ones());
         }
         let rem = self.bits % 8;
         if rem != 0 {
