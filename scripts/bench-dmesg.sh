@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p panicdump
 pd="$PWD/target/release/panicdump"
-vmcore="${1:-$($pd lab kdump --print-path)}"
+vmcore="${1:-"$($pd lab kdump --json | sed -n 's/^  "dir": "\(.*\)",$/\1/p')/vmcore"}"
 runs="${RUNS:-10}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 

@@ -8,7 +8,7 @@ cargo build --release --quiet -p panicdump
 pd=target/release/panicdump
 
 echo "== crashing Debian's kernel under QEMU (kdump recipe; cached after the first run)" >&2
-vmcore="$($pd lab kdump --print-path)"
+vmcore="$($pd lab kdump --json | sed -n 's/^  "dir": "\(.*\)",$/\1/p')/vmcore"
 echo
 echo "== panicdump info $vmcore"
 $pd info "$vmcore"

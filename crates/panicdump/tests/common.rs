@@ -33,9 +33,9 @@ pub fn run_ok(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// A lab artifact directory's main file for a recipe ("kdump", "qemu-dump",
-/// "pstore"), built by `panicdump lab` if it is not cached yet.
-pub fn lab(recipe: &str) -> PathBuf {
+/// The artifact directory of a lab recipe ("kdump", "qemu-dump", "pstore"),
+/// built by `panicdump lab` under QEMU if it is not cached yet.
+pub fn lab_dir(recipe: &str) -> PathBuf {
     static KDUMP: OnceLock<PathBuf> = OnceLock::new();
     static QEMU: OnceLock<PathBuf> = OnceLock::new();
     static PSTORE: OnceLock<PathBuf> = OnceLock::new();
@@ -47,16 +47,26 @@ pub fn lab(recipe: &str) -> PathBuf {
     };
     cell.get_or_init(|| {
         let out = panicdump()
-            .args(["lab", recipe, "--print-path"])
+            .args(["lab", recipe, "--json"])
             .stdin(Stdio::null())
             .stderr(Stdio::inherit())
             .output()
             .expect("spawn panicdump lab");
         assert!(out.status.success(), "panicdump lab {recipe} failed");
-        let path = String::from_utf8(out.stdout).expect("utf-8 path");
-        PathBuf::from(path.trim())
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("lab --json");
+        PathBuf::from(v["dir"].as_str().expect("artifact dir"))
     })
     .clone()
+}
+
+/// The main file of a lab recipe: the kdump vmcore, or QEMU's ELF dump.
+pub fn lab(recipe: &str) -> PathBuf {
+    let dir = lab_dir(recipe);
+    match recipe {
+        "kdump" => dir.join("vmcore"),
+        "qemu-dump" => dir.join("qemu.elf"),
+        _ => dir,
+    }
 }
 
 /// A scratch directory under the target dir, unique per test name.
