@@ -36,19 +36,39 @@ pub fn read(mem: &KernelMemory<'_>) -> Result<Log, KmsgError> {
             format!("log_buf_len {buf_len}"),
         ));
     }
-    let mut text = vec![0u8; end.min(buf_len) as usize];
+    let mut text = Vec::new();
     if end < buf_len {
-        mem.read_virt(buf, &mut text).ctx("log_buf")?;
+        read_grow(mem, buf, end, &mut text)?;
     } else {
         let start = end & (buf_len - 1);
-        let (old, new) = text.split_at_mut((buf_len - start) as usize);
-        mem.read_virt(buf.wrapping_add(start), old).ctx("log_buf")?;
-        mem.read_virt(buf, new).ctx("log_buf")?;
+        read_grow(mem, buf.wrapping_add(start), buf_len - start, &mut text)?;
+        read_grow(mem, buf, start, &mut text)?;
     }
     let mut log = Log::new(LogKind::Plain);
     log.records = split_lines(&text);
     log.plain_text = Some(text);
     Ok(log)
+}
+
+/// Append `len` bytes at `va` to `out`, a chunk at a time, so a bogus
+/// length read from the dump cannot allocate more than what is readable.
+fn read_grow(
+    mem: &KernelMemory<'_>,
+    va: u64,
+    len: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), KmsgError> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(CHUNK) as usize;
+        let at = out.len();
+        out.resize(at + n, 0);
+        mem.read_virt(va.wrapping_add(done), &mut out[at..])
+            .ctx("log_buf")?;
+        done += n as u64;
+    }
+    Ok(())
 }
 
 /// One record per line; a leading `<N>` (single digit) is the level.

@@ -2,6 +2,7 @@
 
 mod legacy;
 mod lockless;
+mod makedumpfile;
 mod prb_writer;
 mod render;
 
