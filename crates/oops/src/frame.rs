@@ -152,6 +152,12 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         f.reliable = reliable;
         return Some(f);
     }
+    // decode_stacktrace.sh output: `dump_stack_lvl (lib/dump_stack.c:107)`.
+    if rest.starts_with('(') && rest.contains(':') && is_ident(tok) && !tok.ends_with(':') {
+        let mut f = parse_symbol(tok, "")?;
+        f.reliable = reliable;
+        return Some(f);
+    }
     // Symbolized inline frame: `inode_lock include/linux/fs.h:758 [inline]`.
     if rest.ends_with("[inline]") && is_ident(tok) {
         let mut f = parse_symbol(tok, "")?;
@@ -211,7 +217,8 @@ const GENERIC_PREFIXES: &[&str] = &[
     "_copy_to_user", "_copy_from_user", "raw_copy_", "__copy_", "copy_user_", "rep_movs",
     "copyin", "copyout",
     // entry and interrupt plumbing
-    "entry_SYSCALL", "entry_INT80", "do_syscall_", "x64_sys_call", "ret_from_fork",
+    "entry_SYSCALL", "entry_INT80", "kthread", "kernel_thread_helper", "ret_from_kernel_thread",
+    "sched_show_task", "show_state_filter", "__pfx_", "srso_", "__x86_return_thunk", "__x86_indirect_thunk", "do_syscall_", "x64_sys_call", "ret_from_fork",
     "invoke_syscall", "do_el0_svc", "el0t_", "ret_fast_syscall", "handle_syscall",
     "asm_sysvec_", "sysvec_", "__sysvec_", "apic_timer_interrupt", "smp_apic_timer_interrupt",
     "asm_common_interrupt", "common_interrupt", "irq_exit", "__irq_exit", "irqentry_",
@@ -241,8 +248,8 @@ const WAIT_PREFIXES: &[&str] = &[
 const STALL_PREFIXES: &[&str] = &[
     "rcu_", "__rcu", "print_cpu_stall", "print_other_cpu_stall", "check_cpu_stall",
     "sched_tick", "scheduler_tick", "account_", "native_safe_halt", "default_idle",
-    "arch_cpu_idle", "cpu_idle", "do_idle", "cpu_startup_entry", "__do_softirq",
-    "handle_softirqs", "do_softirq", "smp_call_function", "csd_lock_wait",
+    "arch_cpu_idle", "cpu_idle", "do_idle", "cpu_startup_entry", "smp_call_function",
+    "csd_lock_wait", "rcu_gp_", "default_idle_call",
 ];
 
 /// Extra frames skipped in memory-leak backtraces: the allocators.
@@ -306,6 +313,9 @@ mod tests {
         assert!(!f.reliable);
         let f = parse_frame("warn_slowpath_fmt from smp_call_function_many_cond+0x3c4/0x3c8").unwrap();
         assert_eq!(f.function, "warn_slowpath_fmt");
+        let f = parse_frame("dump_stack_lvl (lib/dump_stack.c:107 (discriminator 1))").unwrap();
+        assert_eq!(f.function, "dump_stack_lvl");
+        assert!(parse_frame("Booting from ROM").is_none());
         let f = parse_frame("inode_lock include/linux/fs.h:758 [inline]").unwrap();
         assert!(f.inline);
         let f = parse_frame("([<0000000000123456>] bar+0x1c/0x30)").unwrap();

@@ -255,15 +255,27 @@ fn die(t: &str) -> Option<Header> {
         "int3" => (Kind::Oops, "int3", false),
         n if n.contains("BUG") => (Kind::KernelBug, "kernel BUG", true),
         "Kernel access of bad area" => (Kind::PageFault, "BUG: unable to handle page fault", true),
-        n if n.starts_with("Oops") || n.starts_with("Exception in kernel mode") => (Kind::Oops, "Oops", true),
-        _ => (Kind::Oops, "Oops", true),
+        n if n.starts_with("Oops")
+            || n.starts_with("Exception in kernel mode")
+            || n.starts_with("Unrecoverable")
+            || n.starts_with("Unhandled")
+            || n.starts_with("synchronous external abort")
+            || n.starts_with("SP/PC alignment") =>
+        {
+            (Kind::Oops, "Oops", true)
+        }
+        // Anything else with a "[#N]" is not a die line we know.
+        _ => return None,
     };
     Some(Header::new(kind, prefix, Source::Pc).role(Role::Die { absorbs }))
 }
 
 fn bug(rest: &str) -> Option<Header> {
-    let h = if let Some(r) = rest.strip_prefix("KASAN: ") {
+    let kasan = rest.get(..7).filter(|p| p.eq_ignore_ascii_case("KASAN: ")).map(|_| &rest[7..]);
+    let h = if let Some(r) = kasan {
+        // Old kernels: "KASan: use after free in foo+0x1/0x2 at addr …".
         let (typ, func) = split_in(r);
+        let typ = typ.replace(' ', "-");
         let typ = if typ.contains("invalid-free") || typ.contains("double-free") {
             "invalid-free".to_string()
         } else {

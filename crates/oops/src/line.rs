@@ -52,6 +52,8 @@ pub fn clean(raw: &[u8]) -> Line {
     let mut s: &str = &text;
     // Each wrapper can appear at most once, in this order; a few rounds are
     // enough for journal + level + stamp + caller combinations.
+    s = s.trim_start();
+    s = skip_to_stamp(s);
     for _ in 0..4 {
         let before = s.len();
         if let Some(rest) = strip_syslog(s) {
@@ -82,6 +84,32 @@ pub fn clean(raw: &[u8]) -> Line {
         foreign,
         damaged,
     }
+}
+
+/// Serial consoles mix other output (a shell prompt, escape sequences)
+/// into the start of kernel lines: `/ # [ 12.345] msg`. Skip to a stamp
+/// found near the start.
+fn skip_to_stamp(s: &str) -> &str {
+    let head = &s.as_bytes()[..s.len().min(24)];
+    for (i, &c) in head.iter().enumerate().skip(1) {
+        if c == b'[' {
+            if let Some(inner) = bracket(&s[i..]) {
+                if is_stamp(inner.trim()) && s.is_char_boundary(i) {
+                    return &s[i..];
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The first `n` bytes of `s`, shortened to a character boundary.
+fn head(s: &str, n: usize) -> &str {
+    let mut n = n.min(s.len());
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
 }
 
 /// Mail quoting (`> `, `>> `, `> > `) of logs pasted into replies.
@@ -118,7 +146,9 @@ fn strip_stamp(s: &str) -> (&str, Option<String>) {
     };
     let mut parts = inner.split_whitespace();
     let first = parts.next().unwrap_or("");
-    if is_stamp(first) {
+    if is_ctime(inner) {
+        // Nothing more inside the brackets.
+    } else if is_stamp(first) {
         if let Some(tag) = parts.next() {
             if is_caller(tag) {
                 caller = Some(tag.to_string());
@@ -153,13 +183,15 @@ fn bracket(s: &str) -> Option<&str> {
 }
 
 fn is_stamp(t: &str) -> bool {
-    let mut it = t.splitn(2, '.');
-    let a = it.next().unwrap_or("");
-    let b = it.next().unwrap_or("");
-    !a.is_empty()
-        && !b.is_empty()
-        && a.bytes().all(|c| c.is_ascii_digit())
-        && b.bytes().all(|c| c.is_ascii_digit())
+    // "123.456789"; some consoles print "240." with the fraction lost.
+    let Some((a, b)) = t.split_once('.') else { return false };
+    !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// `dmesg -T` stamp: `[Wed Dec 19 03:36:07 2018]`.
+fn is_ctime(t: &str) -> bool {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    t.len() >= 20 && t.len() <= 30 && DAYS.iter().any(|d| t.starts_with(d)) && t.contains(':')
 }
 
 fn is_caller(t: &str) -> bool {
@@ -218,11 +250,11 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     if b.len() > 24 && DAYS.iter().any(|d| s.starts_with(d)) && b[3] == b' ' {
         // logread: "Sun Sep  1 19:30:19 2019 kern.warn kernel: msg".
-        let i = s[..s.len().min(64)].find(" kernel: ")?;
+        let i = head(s, 64).find(" kernel: ")?;
         return Some(Some(&s[i + 9..]));
     }
     // A bare "host kernel: msg" (syslog line whose date was cut off).
-    if let Some(i) = s[..s.len().min(64)].find(" kernel: ") {
+    if let Some(i) = head(s, 64).find(" kernel: ") {
         let host = &s[..i];
         if !host.is_empty() && !host.contains(' ') && !host.contains(':') {
             return Some(Some(&s[i + 9..]));
@@ -251,8 +283,11 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
     } else {
         return None;
     };
-    // host, then "tag:" or "tag[pid]:".
+    // host, then "tag:" or "tag[pid]:"; the host is missing in some setups.
     let t = after_date.trim_start();
+    if let Some(rest) = t.strip_prefix("kernel: ") {
+        return Some(Some(rest));
+    }
     let host_end = t.find(' ')?;
     let t = t[host_end..].trim_start();
     let colon = t.find(": ").or_else(|| t.strip_suffix(':').map(|x| x.len()))?;
@@ -306,6 +341,14 @@ mod tests {
         assert_eq!(l.text, "------------[ cut here ]------------");
         let l = clean(b"> > [   74.783244] Kernel panic - not syncing: sysrq triggered crash");
         assert_eq!(l.text, "Kernel panic - not syncing: sysrq triggered crash");
+        let l = clean(b"[  240.] INFO: task a:64 blocked for more than 120 seconds.");
+        assert!(l.text.starts_with("INFO: task"));
+        let l = clean(b"[Wed Dec 19 03:36:07 2018] INFO: task b:1 blocked");
+        assert!(l.text.starts_with("INFO: task"));
+        let l = clean(b"    May 17 18:48:11 kernel: [ 6141.921740] INFO: task x");
+        assert_eq!(l.text, "INFO: task x");
+        let l = clean(b"/ # [90216.140000] watchdog: BUG: soft lockup");
+        assert_eq!(l.text, "watchdog: BUG: soft lockup");
         let l = clean(b"[  1.000000] ");
         assert_eq!(l.text, "");
     }

@@ -385,7 +385,7 @@ impl Builder {
         // A trace whose "Call Trace:" line was lost.
         if !self.frames_done && !self.trace_seen && self.report.frames.is_empty() && self.h.kind != Kind::Lockdep {
             if let Some(f) = parse_frame(t) {
-                if f.offset.is_some() {
+                if f.offset.is_some() || t.contains(") from [<") {
                     self.in_trace = true;
                     self.trace_seen = true;
                     self.report.frames.push(f);
@@ -503,10 +503,13 @@ impl Builder {
         }
         cands.extend(r.frames.iter().map(|f| (f.function.clone(), f.reliable)));
         let skip = self.h.skip;
+        // `?` frames are stack-scan guesses; use them only when the trace
+        // has nothing else (old kernels print every frame with `?`).
+        let any_reliable = cands.iter().any(|(_, rel)| *rel);
         let pick = cands
             .iter()
             .position(|(f, rel)| *rel && !is_generic(f, skip))
-            .or_else(|| cands.iter().position(|(f, _)| !is_generic(f, skip)));
+            .or_else(|| if any_reliable { None } else { cands.iter().position(|(f, _)| !is_generic(f, skip)) });
         let mut prefix = self.h.prefix.clone();
         if let Some(a) = &self.access {
             if !prefix.ends_with("invalid-free") {
