@@ -147,6 +147,10 @@ OFFSET(page._refcount)=52\nOFFSET(page.mapping)=24\n";
     let log = read(&w.mem, &info).unwrap();
     let mut ours = Vec::new();
     write_log(&log, &RenderOptions::makedumpfile(version, &log), &mut ours).unwrap();
+    // Keep the synthetic vmcore for manual runs of the example reader.
+    if let Some(keep) = std::env::var_os("KMSG_KEEP_VMCORE") {
+        let _ = std::fs::copy(&vmcore, keep);
+    }
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         String::from_utf8_lossy(&ours),
