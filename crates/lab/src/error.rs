@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     /// A host tool or file the lab needs is not installed.
-    #[error("{what} not found at {path}: install the Debian package `{package}`")]
+    #[error("{what} not found at {}: install the Debian package `{package}`", path.display())]
     Missing {
         /// What is missing (e.g. "qemu-system-x86_64").
         what: String,
@@ -20,7 +20,7 @@ pub enum LabError {
     #[error("no kernel found ({0}); install `linux-image-amd64` or pass --kernel")]
     NoKernel(String),
     /// An I/O operation on a path failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {}: {source}", path.display())]
     Io {
         /// What was being done ("read", "write", "create", ...).
         op: &'static str,
@@ -31,7 +31,7 @@ pub enum LabError {
         source: std::io::Error,
     },
     /// `modules.dep` does not list a module the recipe needs, or is malformed.
-    #[error("modules.dep {path}: {msg}")]
+    #[error("modules.dep {}: {msg}", path.display())]
     Modules {
         /// The modules.dep file.
         path: PathBuf,
@@ -50,7 +50,12 @@ pub enum LabError {
     #[error("cpio: {0}")]
     Cpio(String),
     /// A QEMU run exceeded its deadline.
-    #[error("QEMU timed out after {elapsed:?} in phase `{phase}` (deadline {deadline:?}); console {console}, last lines:\n{tail}")]
+    #[error(
+        "QEMU timed out after {:.1}s in phase `{phase}` (deadline {}s); console {console}, last lines:\n{tail}",
+        elapsed.as_secs_f64(),
+        deadline.as_secs(),
+        console = console.display()
+    )]
     Timeout {
         /// Last phase the guest reported.
         phase: String,
@@ -64,7 +69,7 @@ pub enum LabError {
         tail: String,
     },
     /// The guest or QEMU did not do what the recipe expects.
-    #[error("{recipe}: {msg} (phase `{phase}`); console {console}, last lines:\n{tail}")]
+    #[error("{recipe}: {msg} (phase `{phase}`); console {}, last lines:\n{tail}", console.display())]
     Guest {
         /// Recipe name.
         recipe: String,
@@ -81,7 +86,7 @@ pub enum LabError {
     #[error("QMP: {0}")]
     Qmp(String),
     /// An artifact is present but incomplete or unreadable.
-    #[error("artifact {dir}: {msg}")]
+    #[error("artifact {}: {msg}", dir.display())]
     Artifact {
         /// The artifact directory.
         dir: PathBuf,

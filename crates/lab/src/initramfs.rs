@@ -128,3 +128,63 @@ fn busybox_applets(busybox: &Path) -> Result<Vec<String>> {
         .map(str::to_string)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpio::parse_newc;
+
+    /// Build a real archive from the host's busybox, kexec and modules (any
+    /// static file stands in for panicdump), then read it back.
+    #[test]
+    fn real_inputs_round_trip() {
+        let busybox = Path::new("/bin/busybox");
+        let Ok(kernel) = Kernel::find(None, None) else {
+            eprintln!("no kernel installed; skipping");
+            return;
+        };
+        if !busybox.is_file() || !host::is_static(busybox).unwrap_or(false) {
+            eprintln!("no static busybox; skipping");
+            return;
+        }
+        let kexec = host::find_program(None, "kexec", "kexec-tools").ok();
+        let deps = crate::modules::ModuleDeps::load(&kernel.modules_dir).unwrap();
+        let wanted: Vec<&str> = ["virtio_pci", "virtio_blk"]
+            .into_iter()
+            .filter(|m| deps.has(m))
+            .collect();
+        let modules = deps.closure(&wanted).unwrap();
+        let c = Contents {
+            kernel: &kernel,
+            busybox,
+            kexec: kexec.as_deref(),
+            panicdump: busybox,
+            modules: &modules,
+            init: "#!/bin/sh\n".into(),
+        };
+        let raw = base_archive(&c).unwrap().write_newc(Vec::new()).unwrap();
+        let entries = parse_newc(&raw).unwrap();
+        let find = |n: &str| entries.iter().find(|e| e.name == n);
+        assert_eq!(find("init").unwrap().mode, 0o100755);
+        assert_eq!(find("dev/console").unwrap().rdev, (5, 1));
+        assert_eq!(find("bin/sh").unwrap().data, b"busybox");
+        assert!(find("bin/insmod").is_some());
+        assert!(find("bin/panicdump").is_some());
+        for m in &modules {
+            let p = format!("lib/modules/{}/{}", kernel.release, m.rel_path);
+            assert!(find(&p).is_some(), "{p}");
+        }
+        if kexec.is_some() {
+            assert!(find("sbin/kexec").is_some());
+            assert!(entries.iter().any(|e| e.name.contains("libc.so")));
+            assert!(entries.iter().any(|e| e.name.contains("ld-linux")));
+        }
+        // Parents precede children, as the kernel's unpacker requires.
+        for (i, e) in entries.iter().enumerate() {
+            if let Some((parent, _)) = e.name.rsplit_once('/') {
+                let j = entries.iter().position(|x| x.name == parent).unwrap();
+                assert!(j < i, "{parent} after {}", e.name);
+            }
+        }
+    }
+}

@@ -241,6 +241,17 @@ impl Lab {
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .output()
             .ctx("run", PathBuf::from(&cargo))?;
+        let bin = target_dir.join(triple).join("capture").join("panicdump");
+        if !out.status.success() && bin.is_file() && host::is_static(&bin)? {
+            // The tree is shared and may be mid-edit: an earlier build still
+            // serves the guest (it only needs `lab guest-fill`).
+            progress.note(&format!(
+                "warning: static build failed ({}); reusing {}",
+                out.status,
+                bin.display()
+            ));
+            return Ok(bin);
+        }
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = err.lines().rev().take(20).collect();
@@ -253,7 +264,6 @@ impl Lab {
                 ),
             });
         }
-        let bin = target_dir.join(triple).join("capture").join("panicdump");
         if !host::is_static(&bin)? {
             return Err(LabError::Tool {
                 program: "cargo build (static panicdump)".into(),

@@ -236,7 +236,8 @@ impl QemuRun {
         }
     }
 
-    fn timeout(&mut self) -> LabError {
+    /// A [`LabError::Timeout`] for the current phase; kills QEMU.
+    pub fn timeout(&mut self) -> LabError {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.progress.note(&format!(

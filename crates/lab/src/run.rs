@@ -369,6 +369,8 @@ fn run_qemu_dump(run: &mut QemuRun, dir: &Path, qmp_path: &Path) -> Result<(Vec<
             qmp.set_timeout(run.remaining())?;
             match qmp.execute(cmd, args) {
                 Ok(_) => Ok(()),
+                // A reply that never came within the deadline is a timeout.
+                Err(_) if run.remaining() < Duration::from_secs(1) => Err(run.timeout()),
                 Err(e) => Err(run.fail(&format!("{phase}: {e}"))),
             }
         };
