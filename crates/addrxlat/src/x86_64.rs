@@ -135,7 +135,7 @@ impl X86_64 {
         };
         for &(level, shift) in levels {
             let index = (va >> shift) & 0x1ff;
-            let entry_addr = table | (index * 8);
+            let entry_addr = table.wrapping_add(index * 8);
             let entry = mem
                 .read_phys_u64(entry_addr)
                 .map_err(|source| Error::PageTableRead { va, level, source })?
