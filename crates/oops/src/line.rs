@@ -90,7 +90,7 @@ pub fn clean(raw: &[u8]) -> Line {
 /// into the start of kernel lines: `/ # [ 12.345] msg`. Skip to a stamp
 /// found near the start.
 fn skip_to_stamp(s: &str) -> &str {
-    let head = &s.as_bytes()[..s.len().min(24)];
+    let head = &s.as_bytes()[..s.len().min(48)];
     for (i, &c) in head.iter().enumerate().skip(1) {
         if c == b'[' {
             if let Some(inner) = bracket(&s[i..]) {
@@ -183,7 +183,9 @@ fn bracket(s: &str) -> Option<&str> {
 }
 
 fn is_stamp(t: &str) -> bool {
-    // "123.456789"; some consoles print "240." with the fraction lost.
+    // "123.456789"; some consoles print "240." with the fraction lost;
+    // `dmesg -H` prints deltas "+0.000005".
+    let t = t.strip_prefix('+').unwrap_or(t);
     let Some((a, b)) = t.split_once('.') else { return false };
     !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
 }
@@ -191,7 +193,9 @@ fn is_stamp(t: &str) -> bool {
 /// `dmesg -T` stamp: `[Wed Dec 19 03:36:07 2018]`.
 fn is_ctime(t: &str) -> bool {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    t.len() >= 20 && t.len() <= 30 && DAYS.iter().any(|d| t.starts_with(d)) && t.contains(':')
+    // `dmesg -T` "Wed Dec 19 03:36:07 2018"; `dmesg -H` "Mar 8 17:07".
+    (t.len() >= 20 && t.len() <= 30 && DAYS.iter().any(|d| t.starts_with(d)) && t.contains(':'))
+        || (t.len() >= 9 && t.len() <= 16 && MONTHS.iter().any(|m| t.starts_with(m)) && t.contains(':'))
 }
 
 fn is_caller(t: &str) -> bool {
@@ -349,6 +353,10 @@ mod tests {
         assert_eq!(l.text, "INFO: task x");
         let l = clean(b"/ # [90216.140000] watchdog: BUG: soft lockup");
         assert_eq!(l.text, "watchdog: BUG: soft lockup");
+        let l = clean(b"[  +0.000005] kernel BUG at mm/uksm.c:3328!");
+        assert_eq!(l.text, "kernel BUG at mm/uksm.c:3328!");
+        let l = clean(b"[Mar 8 17:07] ------------[ cut here ]------------");
+        assert_eq!(l.text, "------------[ cut here ]------------");
         let l = clean(b"[  1.000000] ");
         assert_eq!(l.text, "");
     }

@@ -169,6 +169,17 @@ impl Analyzer {
                 }
             }
             Role::Start => {
+                // Two CPUs faulting at once print two headers back to back;
+                // the details that follow belong to one report.
+                if let Some(b) = self.open.as_ref() {
+                    if b.h.kind == h.kind
+                        && matches!(h.kind, Kind::PageFault | Kind::NullPointer)
+                        && b.body <= 3
+                        && b.report.pc.is_none()
+                    {
+                        return;
+                    }
+                }
                 if h.kind == Kind::MemoryLeak {
                     if let Some(b) = self.open.as_ref() {
                         if b.h.kind == Kind::MemoryLeak && b.report.frames.is_empty() && b.body <= PRE_WINDOW {
@@ -480,6 +491,15 @@ impl Builder {
 
     fn finish(mut self, at_eof: bool) -> Report {
         let r = &mut self.report;
+        // BUG() in lib/list_debug.c whose "kernel BUG at" line was lost.
+        if let Some(pc) = &r.pc {
+            let f = pc.base_name();
+            if f.starts_with("__list_") && f.contains("valid") && matches!(self.h.kind, Kind::InvalidOpcode | Kind::KernelBug | Kind::Oops) {
+                self.h.kind = Kind::ListCorruption;
+                self.h.prefix = "BUG: corrupted list".into();
+                self.h.source = Source::Stack;
+            }
+        }
         r.kind = self.h.kind;
         // Candidates in order of preference for the function in the title.
         let mut cands: Vec<(String, bool)> = Vec::new();
