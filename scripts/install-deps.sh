@@ -17,6 +17,7 @@ APT_PACKAGES=(
   cpio                # checks our cpio writer
   hyperfine           # benchmarks
   bc                  # arithmetic in bench scripts
+  binutils            # nm: symbol table of the debug vmlinux, checks kallsyms
 )
 
 missing=()

@@ -44,15 +44,21 @@ fn kdump_vmcore_info() {
     assert!(human.contains("Panic:         Kernel panic - not syncing: sysrq triggered crash"));
 }
 
-/// kallsyms decoded from the dump agrees with the kernel's System.map,
-/// shifted by the KASLR offset the dump reports.
+/// kallsyms decoded from the dump agrees with the symbol table of the debug
+/// vmlinux (`nm`), shifted by the KASLR offset the dump reports. (Debian's
+/// /boot/System.map is a stub pointing at the -dbg package.)
 #[test]
-fn kallsyms_matches_system_map() {
+fn kallsyms_matches_vmlinux_symbols() {
     let vmcore = lab("kdump");
     let v = info_json(&vmcore);
     let release = v["kernel"]["release"].as_str().unwrap();
     let offset = v["kernel"]["kaslr_offset"].as_u64().unwrap();
-    let map = std::fs::read_to_string(format!("/boot/System.map-{release}")).unwrap();
+    let nm = std::process::Command::new("nm")
+        .arg(debug_vmlinux(release))
+        .output()
+        .expect("nm (binutils) is installed");
+    assert!(nm.status.success());
+    let map = String::from_utf8_lossy(&nm.stdout);
     let rip = v["panicking_cpu"]["registers"]
         .as_array()
         .unwrap()
@@ -61,7 +67,7 @@ fn kallsyms_matches_system_map() {
         .unwrap()[1]
         .as_u64()
         .unwrap();
-    // The symbol System.map places RIP in must be the one panicdump named.
+    // The symbol the vmlinux places RIP in must be the one panicdump named.
     let unshifted = rip - offset;
     let mut best: Option<(u64, &str)> = None;
     for line in map.lines() {
@@ -82,7 +88,7 @@ fn kallsyms_matches_system_map() {
     assert_eq!(
         sym.split('+').next().unwrap(),
         name,
-        "System.map puts RIP in {name}"
+        "the vmlinux symbol table puts RIP in {name}"
     );
     assert!(sym.starts_with(&format!("{name}+{:#x}/", unshifted - a)));
 }
