@@ -1,0 +1,1 @@
+//! pagefilter (being written).
