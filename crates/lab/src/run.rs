@@ -16,6 +16,7 @@ use crate::qemu::QemuRun;
 use crate::qmp::Qmp;
 use serde_json::json;
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -395,6 +396,8 @@ fn run_qemu_dump(run: &mut QemuRun, dir: &Path, qmp_path: &Path) -> Result<(Vec<
         (artifact::QEMU_ELF, &b"\x7fELF"[..]),
         (artifact::QEMU_KDUMP, b"makedumpfile\0"),
     ] {
+        // QEMU creates dumps 0400; readers and validators may run as others.
+        let _ = std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644));
         let mut head = [0u8; 13];
         let ok = std::fs::File::open(dir.join(file))
             .and_then(|mut f| f.read_exact(&mut head))
