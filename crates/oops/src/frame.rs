@@ -288,7 +288,11 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
             SkipSet::Generic => false,
             SkipSet::Wait => hit(WAIT_PREFIXES),
             SkipSet::Stall => hit(STALL_PREFIXES) || hit(WAIT_PREFIXES),
-            SkipSet::Alloc => hit(ALLOC_PREFIXES),
+            // Allocation wrappers are named every which way (rkmalloc,
+            // generic_alloc, memdup_user): match the words anywhere.
+            SkipSet::Alloc => {
+                hit(ALLOC_PREFIXES) || ["alloc", "memdup", "strdup", "strndup"].iter().any(|w| f.contains(w))
+            }
         }
 }
 

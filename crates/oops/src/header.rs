@@ -375,10 +375,12 @@ fn warning(rest: &str) -> Option<Header> {
             (file, first_symbol(words.collect::<Vec<_>>().join(" ").as_str()))
         };
         let fbase = func.as_deref().map(base_name).unwrap_or("");
+        // Old kernels name the caller on the WARNING line even for these,
+        // so the header function (when not the checker itself) comes first.
         let h = if file.contains("lib/refcount.c") || fbase.starts_with("refcount_") {
-            Header::new(Kind::Refcount, "WARNING: refcount bug", Source::Stack)
+            Header::new(Kind::Refcount, "WARNING: refcount bug", Source::Header)
         } else if file.contains("lib/list_debug.c") || fbase.starts_with("__list_") {
-            Header::new(Kind::ListCorruption, "BUG: corrupted list", Source::Stack)
+            Header::new(Kind::ListCorruption, "BUG: corrupted list", Source::Header)
         } else {
             Header::new(Kind::Warning, "WARNING", Source::Header)
         };

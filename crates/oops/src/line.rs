@@ -90,6 +90,12 @@ pub fn clean(raw: &[u8]) -> Line {
 /// into the start of kernel lines: `/ # [ 12.345] msg`. Skip to a stamp
 /// found near the start.
 fn skip_to_stamp(s: &str) -> &str {
+    // A stamp whose "[" was lost when the log was cut: "60836.026949] msg".
+    if let Some(i) = s.find("] ").filter(|&i| i <= 16) {
+        if is_stamp(&s[..i]) {
+            return &s[i + 2..];
+        }
+    }
     let head = &s.as_bytes()[..s.len().min(48)];
     for (i, &c) in head.iter().enumerate().skip(1) {
         if c == b'[' {
