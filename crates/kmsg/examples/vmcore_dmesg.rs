@@ -3,7 +3,7 @@
 //! --dump-dmesg`.
 //!
 //! ```text
-//! cargo run -p kmsg --example vmcore_dmesg -- VMCORE [--mdf-version 1.7.5] [--json]
+//! cargo run -p kmsg --example vmcore_dmesg -- VMCORE [--mdf-version 1.7.5] [--json] [--walk]
 //! ```
 //!
 //! A deliberately small ELF reader of its own (the real readers live in
@@ -163,7 +163,7 @@ fn open(path: &str) -> Result<(ElfCore, VmcoreInfo, Hints), String> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        eprintln!("usage: vmcore_dmesg VMCORE [--mdf-version X.Y.Z] [--json]");
+        eprintln!("usage: vmcore_dmesg VMCORE [--mdf-version X.Y.Z] [--json] [--walk]");
         std::process::exit(2);
     };
     let version = args
@@ -183,6 +183,11 @@ fn main() {
         eprintln!("{path}: {e}");
         std::process::exit(1);
     });
+    let mut hints = hints;
+    if args.iter().any(|a| a == "--walk") {
+        // Exercise the page-table walk instead of the direct-map shortcut.
+        hints.direct_map_base = None;
+    }
     let km = KernelMemory::from_vmcoreinfo(&core, &info, &hints).unwrap_or_else(|e| {
         eprintln!("{path}: {e}");
         std::process::exit(1);
