@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
     Dmesg(cmd::dmesg::DmesgArgs),
+    /// Filter and compress a crash dump (like makedumpfile): kdump-compressed, ELF or flattened.
+    Dump(cmd::dump::DumpArgs),
     /// Describe a crash dump: format, kernel, crash time, panic message, CPUs, pages.
     Info(cmd::info::InfoArgs),
     /// Print the title of the crash found in a kernel log (nothing if none).
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dmesg(a) => cmd::dmesg::run(a),
+        Command::Dump(a) => cmd::dump::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Title(a) => cmd::analyze::run_title(a),
         Command::Analyze(a) => cmd::analyze::run_analyze(a),

@@ -3,5 +3,6 @@
 
 pub mod analyze;
 pub mod dmesg;
+pub mod dump;
 pub mod info;
 pub mod lab;
