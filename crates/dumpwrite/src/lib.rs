@@ -1,0 +1,1 @@
+//! dumpwrite (being written).

@@ -1,0 +1,1 @@
+//! pstore (being written).
