@@ -136,6 +136,12 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     let mut words = s.splitn(2, ' ');
     let tok = words.next()?;
     let rest = words.next().unwrap_or("");
+    // A line cut right after the `+` (truncated log): keep the function.
+    if let Some(name) = tok.strip_suffix('+').filter(|n| rest.is_empty() && is_ident(n)) {
+        let mut f = parse_symbol(name, "")?;
+        f.reliable = reliable;
+        return Some(f);
+    }
     if tok.contains('+') {
         let mut f = parse_symbol(tok, rest)?;
         // powerpc marks guesses with a trailing "(unreliable)".
@@ -205,7 +211,7 @@ const GENERIC_PREFIXES: &[&str] = &[
     "write_lock", "read_unlock", "write_unlock", "__mutex_", "mutex_lock", "mutex_unlock",
     "mutex_trylock", "rt_mutex", "__rt_mutex", "rwsem_", "__rwsem", "down_read", "down_write",
     "up_read", "up_write", "__down", "osq_lock", "__might_sleep", "__might_resched",
-    "__might_fault", "might_fault", "__cant_sleep", "might_sleep", "__might_",
+    "__might_fault", "might_fault", "__cant_sleep", "might_sleep", "__might_", "___might_",
     "rcu_lockdep", "lockdep_rcu_suspicious", "debug_lockdep", "__schedule_bug",
     // refcount / list helpers
     "refcount_", "__refcount", "kref_", "__list_add", "__list_del", "list_add", "list_del",
@@ -283,7 +289,11 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
     if f.starts_with("0x") || !is_ident(f) {
         return true;
     }
+    // Allocators, matched anywhere in the name as syzbot does: rkmalloc,
+    // kmem_cache_alloc_trace and friends never name a bug.
+    const ALLOC_WORDS: [&str; 6] = ["kmalloc", "kzalloc", "kcalloc", "kmem_cache", "krealloc", "kvmalloc"];
     hit(GENERIC_PREFIXES)
+        || ALLOC_WORDS.iter().any(|w| f.contains(w))
         || match set {
             SkipSet::Generic => false,
             SkipSet::Wait => hit(WAIT_PREFIXES),

@@ -530,6 +530,15 @@ impl Builder {
             .iter()
             .position(|(f, rel)| *rel && !is_generic(f, skip))
             .or_else(|| if any_reliable { None } else { cands.iter().position(|(f, _)| !is_generic(f, skip)) });
+        // Nothing but generic frames: the header's own function (the faulting
+        // PC, the WARNING site) still says more than no function at all.
+        // Not for refcount/list reports, whose PC is always the checker.
+        let pick = pick.or_else(|| {
+            let own = matches!(self.h.source, Source::Header | Source::Pc | Source::LockAt)
+                && !matches!(self.h.kind, Kind::ListCorruption | Kind::Refcount);
+            (own && !cands.is_empty() && cands.len() > r.frames.len()).then_some(0)
+                .filter(|_| crate::frame::is_ident(base_name(&cands[0].0)) && !cands[0].0.starts_with("0x"))
+        });
         let mut prefix = self.h.prefix.clone();
         if let Some(a) = &self.access {
             if !prefix.ends_with("invalid-free") {
