@@ -232,7 +232,8 @@ const GENERIC_PREFIXES: &[&str] = &[
     "timer_interrupt", "arch_timer_handler", "handle_percpu_devid_irq", "generic_handle_domain_irq",
     "gic_handle_irq", "call_on_irq_stack", "do_interrupt_handler", "handle_irq_event",
     "nmi_handle", "default_do_nmi", "exc_nmi", "asm_exc_nmi", "do_nmi", "end_repeat_nmi",
-    "perf_event_nmi_handler", "__perf_event_overflow", "perf_event_overflow",
+    "perf_event_nmi_handler", "__perf_event_overflow", "perf_event_overflow", "perf_",
+    "intel_pmu_", "amd_pmu_", "x86_pmu_", "__read_once", "read_once", "__write_once",
     "irq_work_", "flush_smp_call_function", "__flush_smp_call_function",
 ];
 

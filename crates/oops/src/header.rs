@@ -154,7 +154,7 @@ pub(crate) fn detect(t: &str) -> Option<Header> {
     if t.starts_with("Unable to handle kernel ") {
         return Some(page_fault());
     }
-    if t.starts_with("Watchdog detected hard LOCKUP") {
+    if t.starts_with("Watchdog detected hard LOCKUP") || (t.starts_with("Watchdog CPU:") && t.contains("Hard LOCKUP")) {
         return Some(Header::new(Kind::HardLockup, "BUG: hard lockup", Source::Pc).skip(SkipSet::Stall));
     }
     if t.starts_with("refcount_t: ") {
@@ -202,6 +202,12 @@ fn panic_header(msg: &str) -> Header {
         Kind::Panic
     };
     let norm = panic_message(msg);
+    if lower.contains("hard lockup") {
+        // hardlockup_panic: the panic message is the detector's own report.
+        return Header::new(Kind::HardLockup, "BUG: hard lockup", Source::Pc)
+            .skip(SkipSet::Stall)
+            .role(Role::Panic(norm));
+    }
     Header::new(kind, format!("kernel panic: {norm}"), Source::None).role(Role::Panic(norm))
 }
 

@@ -171,12 +171,24 @@ impl Analyzer {
             Role::Start => {
                 // Two CPUs faulting at once print two headers back to back;
                 // the details that follow belong to one report.
+                // KASAN/KMSAN print one header per inlined frame; the first
+                // names the report.
                 if let Some(b) = self.open.as_ref() {
                     if b.h.kind == h.kind
-                        && matches!(h.kind, Kind::PageFault | Kind::NullPointer)
+                        && matches!(h.kind, Kind::PageFault | Kind::NullPointer | Kind::Kasan | Kind::Kmsan | Kind::Kfence)
                         && b.body <= 3
                         && b.report.pc.is_none()
+                        && b.report.frames.is_empty()
                     {
+                        return;
+                    }
+                }
+                // Old kernels report a hard lockup as a WARNING in
+                // kernel/watchdog.c followed by the detector's message.
+                if let Some(b) = self.open.as_mut() {
+                    if h.kind == Kind::HardLockup && b.h.kind == Kind::Warning && b.body <= PRE_WINDOW {
+                        b.h = h;
+                        b.report.kind = Kind::HardLockup;
                         return;
                     }
                 }
