@@ -330,7 +330,7 @@ fn read_phdrs(
     }
     let entsize = u64::from(h.phentsize);
     // Never trust the count for an allocation: only headers inside the file.
-    let room = src.len().saturating_sub(h.phoff) / entsize;
+    let room = src.len().saturating_sub(h.phoff).min(src.stored_len()) / entsize;
     if phnum > room {
         warnings.push(format!(
             "ELF: {phnum} program headers at {:#x} but the file holds only {room}; using those",

@@ -169,8 +169,17 @@ impl ByteSource {
         }
     }
 
+    /// Bytes actually stored in the file. A flattened file's logical length
+    /// can be far larger (a chunk may claim any offset), so allocations and
+    /// counts derived from file fields are bounded by this instead.
+    pub fn stored_len(&self) -> u64 {
+        self.raw().len() as u64
+    }
+
     /// The bytes at `[offset, offset + len)`: borrowed when contiguous,
-    /// otherwise copied into `scratch` (resized to `len`).
+    /// otherwise copied into `scratch` (resized to `len`). A copy is refused
+    /// when larger than the stored data, so a forged length cannot force a
+    /// huge allocation.
     pub fn get<'a>(
         &'a self,
         offset: u64,
@@ -179,6 +188,13 @@ impl ByteSource {
     ) -> Result<&'a [u8], SourceError> {
         if let Some(s) = self.slice(offset, len) {
             return Ok(s);
+        }
+        if len as u64 > self.stored_len() {
+            return Err(SourceError {
+                offset,
+                len: len as u64,
+                available: self.stored_len(),
+            });
         }
         scratch.clear();
         scratch.resize(len, 0);

@@ -52,6 +52,10 @@ impl Bitmap {
         let storage = if src.slice(offset, len).is_some() {
             Storage::InSource(offset)
         } else {
+            // Flattened file: copy, but never more than the file stores.
+            if len as u64 > src.stored_len() {
+                return None;
+            }
             let mut v = vec![0u8; len];
             src.read_at(offset, &mut v).ok()?;
             Storage::Owned(v)
