@@ -7,7 +7,7 @@ use crate::error::DumpError;
 use crate::flat::{self, FlatIndex};
 use crate::kdump::header::{Compression, KdumpHeader};
 use crate::kdump::{self, KdumpDump};
-use crate::notes::{CpuState, NoteSummary};
+use crate::notes::{CpuState, Note, NoteIter, NoteSummary};
 use crate::phys::{PageState, PhysRange, PhysicalMemory, ReadError};
 use crate::source::ByteSource;
 use crate::vmcoreinfo::VmcoreInfo;
@@ -163,6 +163,8 @@ pub struct Dump {
     kdump_header: Option<KdumpHeader>,
     elf_machine: Option<u16>,
     direct_map_offset: Option<u64>,
+    note_segments: Vec<(u64, usize)>,
+    note_endian: Endian,
     warnings: Vec<String>,
 }
 
@@ -232,6 +234,8 @@ impl Dump {
         };
         let direct_map_offset = d.direct_map_offset();
         Dump {
+            note_segments: d.note_segments,
+            note_endian: d.ident.endian,
             source,
             format: Format {
                 container: Container::Elf {
@@ -268,6 +272,8 @@ impl Dump {
             Origin::Unknown
         };
         Dump {
+            note_segments: d.note_segment.into_iter().collect(),
+            note_endian: h.endian,
             source,
             format: Format {
                 container: Container::KdumpCompressed {
@@ -304,6 +310,20 @@ impl Dump {
     /// CPU states from the `NT_PRSTATUS` notes, in note order.
     pub fn cpus(&self) -> &[CpuState] {
         &self.notes.cpus
+    }
+
+    /// Call `f` with every ELF note of the dump, in file order: those of
+    /// each `PT_NOTE`, or of the kdump sub-header's note copy. Malformed
+    /// notes end a segment (as reported in [`Dump::warnings`]).
+    pub fn for_each_note(&self, mut f: impl FnMut(&Note<'_>)) {
+        let mut scratch = Vec::new();
+        for &(off, len) in &self.note_segments {
+            if let Ok(data) = self.source.get(off, len, &mut scratch) {
+                for n in NoteIter::new(data, self.note_endian) {
+                    f(&n);
+                }
+            }
+        }
     }
 
     /// Number of notes read.

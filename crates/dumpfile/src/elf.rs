@@ -275,6 +275,8 @@ pub(crate) struct ElfDump {
     pub machine: u16,
     pub loads: Vec<Phdr>,
     pub origin: ElfOrigin,
+    /// `(offset, len)` of each readable `PT_NOTE`.
+    pub note_segments: Vec<(u64, usize)>,
 }
 
 impl ElfDump {
@@ -382,6 +384,7 @@ pub(crate) fn open(src: Arc<ByteSource>, warnings: &mut Vec<String>) -> Result<E
     // in other writers).
     let mut summary = NoteSummary::default();
     let mut note_offsets = Vec::new();
+    let mut note_segments = Vec::new();
     for (i, p) in phdrs.iter().enumerate().filter(|(_, p)| p.ptype == PT_NOTE) {
         note_offsets.push(p.offset);
         let avail = src.len().saturating_sub(p.offset);
@@ -394,6 +397,9 @@ pub(crate) fn open(src: Arc<ByteSource>, warnings: &mut Vec<String>) -> Result<E
         let len = usize::try_from(p.filesz.min(avail)).unwrap_or(0);
         let mut buf = Vec::new();
         let data = src.get(p.offset, len, &mut buf).unwrap_or(&[]);
+        if !data.is_empty() {
+            note_segments.push((p.offset, data.len()));
+        }
         let s = notes::summarize(
             data,
             h.ident.endian,
@@ -456,6 +462,7 @@ pub(crate) fn open(src: Arc<ByteSource>, warnings: &mut Vec<String>) -> Result<E
         machine: h.machine,
         loads,
         origin,
+        note_segments,
     })
 }
 

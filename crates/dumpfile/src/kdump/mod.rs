@@ -57,6 +57,8 @@ pub struct KdumpMemory {
 /// Everything read from a kdump-compressed dump.
 #[derive(Debug)]
 pub(crate) struct KdumpDump {
+    /// `(offset, len)` of the note copy in the file.
+    pub note_segment: Option<(u64, usize)>,
     pub header: KdumpHeader,
     pub memory: KdumpMemory,
     pub notes: NoteSummary,
@@ -164,6 +166,7 @@ pub(crate) fn open(
     // Notes: the note copy (v4+), else the VMCOREINFO text (v3).
     let machine = h.elf_machine();
     let mut summary = NoteSummary::default();
+    let mut note_segment = None;
     if let (Some(off), Some(size)) = (h.offset_note, h.size_note) {
         if size > 0 {
             let avail = file_len.saturating_sub(off);
@@ -175,6 +178,9 @@ pub(crate) fn open(
             let len = usize::try_from(size.min(avail)).unwrap_or(0);
             let mut buf = Vec::new();
             let data = src.get(off, len, &mut buf).unwrap_or(&[]);
+            if !data.is_empty() {
+                note_segment = Some((off, data.len()));
+            }
             summary = notes::summarize(data, h.endian, true, machine, warnings);
         }
     }
@@ -206,6 +212,7 @@ pub(crate) fn open(
 
     let endian = h.endian;
     Ok(KdumpDump {
+        note_segment,
         header: h,
         memory: KdumpMemory {
             id: NEXT_READER_ID.fetch_add(1, Ordering::Relaxed),
@@ -283,6 +290,23 @@ impl KdumpMemory {
         out: &mut [u8],
         addr: u64,
     ) -> Result<(), ReadError> {
+        // Fast path: the compressed page this thread decoded last (callers
+        // read a few bytes at a time), before any bitmap or descriptor work.
+        let hit = decode::with_scratch(|s| {
+            if s.key != Some((self.id, pfn)) {
+                return false;
+            }
+            match s.page.get(off..off + out.len()) {
+                Some(p) => {
+                    out.copy_from_slice(p);
+                    true
+                }
+                None => false,
+            }
+        });
+        if hit {
+            return Ok(());
+        }
         let d = self.lookup(pfn, addr)?;
         let data = d.offset as u64;
         let method = d.flags & COMPRESSION_MASK;

@@ -70,6 +70,9 @@ fn proc_vmcore_round_trip() {
     assert_eq!(d.cpus()[1].pid, 101);
     assert_eq!(d.cpus()[1].reg("rip"), Some(0xffffffff81000001));
     assert_eq!(d.vmcoreinfo().unwrap().osrelease(), Some("6.1.0-test"));
+    let mut names = Vec::new();
+    d.for_each_note(|n| names.push(String::from_utf8_lossy(n.name).into_owned()));
+    assert_eq!(names, ["CORE", "CORE", "VMCOREINFO"]);
     let m = d.memory();
     assert_eq!(m.ranges().len(), 2);
     assert_eq!(m.page_state(0), PageState::Hole);

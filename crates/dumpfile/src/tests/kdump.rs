@@ -88,6 +88,9 @@ fn every_compression_and_version_round_trips() {
             // VMCOREINFO from v3 on; CPU notes from v4 on.
             assert_eq!(d.vmcoreinfo().is_some(), version >= 3, "{c} v{version}");
             assert_eq!(d.cpus().len(), if version >= 4 { 2 } else { 0 });
+            let mut notes = 0;
+            d.for_each_note(|_| notes += 1);
+            assert_eq!(notes, if version >= 4 { 3 } else { 0 });
             if version >= 4 {
                 assert_eq!(d.cpus()[1].pid, 8);
                 assert_eq!(d.cpus()[0].pc(), Some(0xffffffff81234567));
