@@ -130,7 +130,12 @@ pub(crate) fn detect(t: &str) -> Option<Header> {
         return info(rest);
     }
     if let Some(rest) = t.strip_prefix("kernel BUG at ") {
-        let file = rest.trim_end_matches('!').split(':').next().unwrap_or("").to_string();
+        let file = rest
+            .trim_end_matches('!')
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
         let mut h = if file.ends_with("list_debug.c") {
             Header::new(Kind::ListCorruption, "BUG: corrupted list", Source::Stack)
         } else {
@@ -146,7 +151,11 @@ pub(crate) fn detect(t: &str) -> Option<Header> {
         } else {
             typ.replace(' ', "-")
         };
-        return Some(Header::new(Kind::Ubsan, format!("UBSAN: {typ}"), Source::Stack));
+        return Some(Header::new(
+            Kind::Ubsan,
+            format!("UBSAN: {typ}"),
+            Source::Stack,
+        ));
     }
     if t.starts_with("Unable to handle kernel NULL pointer dereference") {
         return Some(null_deref());
@@ -154,23 +163,37 @@ pub(crate) fn detect(t: &str) -> Option<Header> {
     if t.starts_with("Unable to handle kernel ") {
         return Some(page_fault());
     }
-    if t.starts_with("Watchdog detected hard LOCKUP") || (t.starts_with("Watchdog CPU:") && t.contains("Hard LOCKUP")) {
-        return Some(Header::new(Kind::HardLockup, "BUG: hard lockup", Source::Pc).skip(SkipSet::Stall));
+    if t.starts_with("Watchdog detected hard LOCKUP")
+        || (t.starts_with("Watchdog CPU:") && t.contains("Hard LOCKUP"))
+    {
+        return Some(
+            Header::new(Kind::HardLockup, "BUG: hard lockup", Source::Pc).skip(SkipSet::Stall),
+        );
     }
     if t.starts_with("refcount_t: ") {
-        return Some(Header::new(Kind::Refcount, "WARNING: refcount bug", Source::Stack).role(Role::Pre));
+        return Some(
+            Header::new(Kind::Refcount, "WARNING: refcount bug", Source::Stack).role(Role::Pre),
+        );
     }
     if is_list_corruption(t) {
-        return Some(Header::new(Kind::ListCorruption, "BUG: corrupted list", Source::Stack).role(Role::Pre));
+        return Some(
+            Header::new(Kind::ListCorruption, "BUG: corrupted list", Source::Stack).role(Role::Pre),
+        );
     }
     if t.starts_with("unreferenced object 0x") {
-        return Some(Header::new(Kind::MemoryLeak, "memory leak", Source::Stack).skip(SkipSet::Alloc));
+        return Some(
+            Header::new(Kind::MemoryLeak, "memory leak", Source::Stack).skip(SkipSet::Alloc),
+        );
     }
     if (t.starts_with("mce: [Hardware Error]: ") || t.starts_with("[Hardware Error]: "))
         && t.contains("Machine Check Exception")
         || t.starts_with("SError Interrupt on CPU")
     {
-        return Some(Header::new(Kind::MachineCheck, "machine check exception", Source::None));
+        return Some(Header::new(
+            Kind::MachineCheck,
+            "machine check exception",
+            Source::None,
+        ));
     }
     if t.starts_with("kernel stack overflow (") {
         return Some(Header::new(Kind::Oops, "kernel stack overflow", Source::Pc));
@@ -185,11 +208,19 @@ pub(crate) fn is_list_corruption(t: &str) -> bool {
 }
 
 fn null_deref() -> Header {
-    Header::new(Kind::NullPointer, "BUG: unable to handle kernel NULL pointer dereference", Source::Pc)
+    Header::new(
+        Kind::NullPointer,
+        "BUG: unable to handle kernel NULL pointer dereference",
+        Source::Pc,
+    )
 }
 
 fn page_fault() -> Header {
-    Header::new(Kind::PageFault, "BUG: unable to handle page fault", Source::Pc)
+    Header::new(
+        Kind::PageFault,
+        "BUG: unable to handle page fault",
+        Source::Pc,
+    )
 }
 
 fn panic_header(msg: &str) -> Header {
@@ -277,7 +308,10 @@ fn die(t: &str) -> Option<Header> {
 }
 
 fn bug(rest: &str) -> Option<Header> {
-    let kasan = rest.get(..7).filter(|p| p.eq_ignore_ascii_case("KASAN: ")).map(|_| &rest[7..]);
+    let kasan = rest
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("KASAN: "))
+        .map(|_| &rest[7..]);
     let h = if let Some(r) = kasan {
         // Old kernels: "KASan: use after free in foo+0x1/0x2 at addr …".
         let (typ, func) = split_in(r);
@@ -298,9 +332,19 @@ fn bug(rest: &str) -> Option<Header> {
         // "data-race in foo / bar": both functions, offsets dropped.
         let words: Vec<String> = r
             .split_whitespace()
-            .map(|w| if w.contains("+0x") { w.split('+').next().unwrap_or(w).to_string() } else { w.to_string() })
+            .map(|w| {
+                if w.contains("+0x") {
+                    w.split('+').next().unwrap_or(w).to_string()
+                } else {
+                    w.to_string()
+                }
+            })
             .collect();
-        Header::new(Kind::Kcsan, format!("KCSAN: {}", words.join(" ")), Source::None)
+        Header::new(
+            Kind::Kcsan,
+            format!("KCSAN: {}", words.join(" ")),
+            Source::None,
+        )
     } else if rest.starts_with("kernel NULL pointer dereference")
         || rest.starts_with("unable to handle kernel NULL pointer dereference")
         || rest.starts_with("Kernel NULL pointer dereference")
@@ -320,16 +364,28 @@ fn bug(rest: &str) -> Option<Header> {
     } else if rest.starts_with("scheduling while atomic") {
         Header::new(Kind::Bug, "BUG: scheduling while atomic", Source::Stack).skip(SkipSet::Wait)
     } else if rest.starts_with("Bad page map") || rest.starts_with("Bad rss-counter state") {
-        Header::new(Kind::Bug, format!("BUG: {}", generic_message(rest)), Source::None)
+        Header::new(
+            Kind::Bug,
+            format!("BUG: {}", generic_message(rest)),
+            Source::None,
+        )
     } else if let Some(r) = rest.strip_prefix("using ") {
         let f = r.split_whitespace().next().unwrap_or("");
-        Header::new(Kind::Bug, format!("BUG: using {f} in preemptible code"), Source::Stack)
+        Header::new(
+            Kind::Bug,
+            format!("BUG: using {f} in preemptible code"),
+            Source::Stack,
+        )
     } else if rest.starts_with("spinlock ") || rest.starts_with("rwlock ") {
         let what = rest.split(" on CPU").next().unwrap_or(rest);
         let what = what.split(':').next().unwrap_or(what).trim();
         Header::new(Kind::Bug, format!("BUG: {what}"), Source::Stack)
     } else {
-        Header::new(Kind::Bug, format!("BUG: {}", generic_message(rest)), Source::Stack)
+        Header::new(
+            Kind::Bug,
+            format!("BUG: {}", generic_message(rest)),
+            Source::Stack,
+        )
     };
     Some(h)
 }
@@ -357,7 +413,8 @@ fn generic_message(rest: &str) -> String {
         .split_whitespace()
         .filter(|w| {
             let h = w.trim_start_matches("0x");
-            !(h.len() >= 6 && h.bytes().all(|c| c.is_ascii_hexdigit()) || w.bytes().all(|c| c.is_ascii_digit()))
+            !(h.len() >= 6 && h.bytes().all(|c| c.is_ascii_hexdigit())
+                || w.bytes().all(|c| c.is_ascii_digit()))
         })
         .take(12)
         .collect();
@@ -368,17 +425,28 @@ fn warning(rest: &str) -> Option<Header> {
     // Classic: "CPU: 0 PID: 1 at file.c:12 func+0x1/0x2 [mod]";
     // ancient: "at file.c:12 func()"; 2025: "file.c:12 at func+0x1/0x2, CPU#0: comm/1".
     let classic = rest.starts_with("CPU: ") || rest.starts_with("at ") || rest.starts_with("[");
-    let modern = !classic && rest.split_whitespace().next().is_some_and(|w| w.contains(".c:") || w.contains(".h:"))
+    let modern = !classic
+        && rest
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.contains(".c:") || w.contains(".h:"))
         && rest.contains(" at ");
     if classic || modern {
         let (file, func) = if modern {
             let i = rest.find(" at ")?;
             (rest[..i].trim().to_string(), first_symbol(&rest[i + 4..]))
         } else {
-            let at = if rest.starts_with("at ") { 0 } else { rest.find(" at ")? + 1 };
+            let at = if rest.starts_with("at ") {
+                0
+            } else {
+                rest.find(" at ")? + 1
+            };
             let mut words = rest[at + 3..].split_whitespace();
             let file = words.next().unwrap_or("").to_string();
-            (file, first_symbol(words.collect::<Vec<_>>().join(" ").as_str()))
+            (
+                file,
+                first_symbol(words.collect::<Vec<_>>().join(" ").as_str()),
+            )
         };
         let fbase = func.as_deref().map(base_name).unwrap_or("");
         // Old kernels name the caller on the WARNING line even for these,
@@ -408,19 +476,47 @@ fn lockdep(rest: &str, tag: &str) -> Option<Header> {
     } else if r.starts_with("inconsistent lock state") {
         Header::new(Kind::Lockdep, "inconsistent lock state", Source::LockAt)
     } else if r.starts_with("suspicious RCU usage") {
-        Header::new(Kind::Lockdep, format!("{tag}: suspicious RCU usage"), Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: suspicious RCU usage"),
+            Source::Stack,
+        )
     } else if r.starts_with("bad unlock balance detected") {
-        Header::new(Kind::Lockdep, format!("{tag}: bad unlock balance"), Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: bad unlock balance"),
+            Source::Stack,
+        )
     } else if r.starts_with("held lock freed") {
-        Header::new(Kind::Lockdep, format!("{tag}: held lock freed"), Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: held lock freed"),
+            Source::Stack,
+        )
     } else if r.starts_with("lock held when returning to user space") {
-        Header::new(Kind::Lockdep, format!("{tag}: lock held when returning to user space"), Source::LockAt)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: lock held when returning to user space"),
+            Source::LockAt,
+        )
     } else if r.starts_with("nested lock was not taken") {
-        Header::new(Kind::Lockdep, format!("{tag}: nested lock was not taken"), Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: nested lock was not taken"),
+            Source::Stack,
+        )
     } else if r.contains("still has locks held") {
-        Header::new(Kind::Lockdep, format!("{tag}: still has locks held"), Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            format!("{tag}: still has locks held"),
+            Source::Stack,
+        )
     } else if r.starts_with("trying to register non-static key") {
-        Header::new(Kind::Lockdep, "INFO: trying to register non-static key", Source::Stack)
+        Header::new(
+            Kind::Lockdep,
+            "INFO: trying to register non-static key",
+            Source::Stack,
+        )
     } else {
         return None;
     };
@@ -429,10 +525,15 @@ fn lockdep(rest: &str, tag: &str) -> Option<Header> {
 
 fn info(rest: &str) -> Option<Header> {
     if rest.starts_with("task ") && rest.contains(" blocked for more than ") {
-        return Some(Header::new(Kind::HungTask, "INFO: task hung", Source::Stack).skip(SkipSet::Wait));
+        return Some(
+            Header::new(Kind::HungTask, "INFO: task hung", Source::Stack).skip(SkipSet::Wait),
+        );
     }
     if rest.starts_with("rcu") && rest.contains(" stall") {
-        return Some(Header::new(Kind::RcuStall, "INFO: rcu detected stall", Source::Pc).skip(SkipSet::Stall));
+        return Some(
+            Header::new(Kind::RcuStall, "INFO: rcu detected stall", Source::Pc)
+                .skip(SkipSet::Stall),
+        );
     }
     lockdep(rest, "INFO")
 }
@@ -451,36 +552,79 @@ mod tests {
             title_prefix("BUG: KASAN: slab-use-after-free in foo+0x1/0x2 [m]"),
             Some((Kind::Kasan, "KASAN: slab-use-after-free".into()))
         );
-        assert_eq!(detect("BUG: KASAN: use-after-free in foo+0x1/0x2").unwrap().func.as_deref(), Some("foo"));
-        assert_eq!(title_prefix("Oops: 0002 [#1] PREEMPT SMP PTI").unwrap().0, Kind::Oops);
+        assert_eq!(
+            detect("BUG: KASAN: use-after-free in foo+0x1/0x2")
+                .unwrap()
+                .func
+                .as_deref(),
+            Some("foo")
+        );
+        assert_eq!(
+            title_prefix("Oops: 0002 [#1] PREEMPT SMP PTI").unwrap().0,
+            Kind::Oops
+        );
         assert_eq!(
             title_prefix("Oops: general protection fault, probably for non-canonical address 0xdffffc0000000001: 0000 [#1] PREEMPT SMP KASAN").unwrap().0,
             Kind::GeneralProtection
         );
-        assert_eq!(title_prefix("Internal error: Oops - BUG: 00000000f2000800 [#1] PREEMPT SMP").unwrap().0, Kind::KernelBug);
-        assert_eq!(title_prefix("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]").unwrap().0, Kind::SoftLockup);
-        assert_eq!(title_prefix("rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:").unwrap().0, Kind::RcuStall);
         assert_eq!(
-            detect("WARNING: CPU: 1 PID: 2 at net/core/dev.c:12 dev_foo+0x1/0x2 [m]").unwrap().func.as_deref(),
+            title_prefix("Internal error: Oops - BUG: 00000000f2000800 [#1] PREEMPT SMP")
+                .unwrap()
+                .0,
+            Kind::KernelBug
+        );
+        assert_eq!(
+            title_prefix("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [a:1]")
+                .unwrap()
+                .0,
+            Kind::SoftLockup
+        );
+        assert_eq!(
+            title_prefix("rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:")
+                .unwrap()
+                .0,
+            Kind::RcuStall
+        );
+        assert_eq!(
+            detect("WARNING: CPU: 1 PID: 2 at net/core/dev.c:12 dev_foo+0x1/0x2 [m]")
+                .unwrap()
+                .func
+                .as_deref(),
             Some("dev_foo")
         );
         assert_eq!(
-            detect("WARNING: kernel/x.c:12 at foo+0x1/0x2, CPU#0: a/1").unwrap().func.as_deref(),
+            detect("WARNING: kernel/x.c:12 at foo+0x1/0x2, CPU#0: a/1")
+                .unwrap()
+                .func
+                .as_deref(),
             Some("foo")
         );
-        assert_eq!(detect("WARNING: at kernel/x.c:12 foo()").unwrap().func.as_deref(), Some("foo"));
+        assert_eq!(
+            detect("WARNING: at kernel/x.c:12 foo()")
+                .unwrap()
+                .func
+                .as_deref(),
+            Some("foo")
+        );
         assert!(detect("WARNING: Unprivileged eBPF is enabled").is_none());
         assert!(detect("INFO: lockdep is turned off.").is_none());
-        assert!(detect("traps: a[1] general protection fault ip:1 sp:2 error:0 in libc.so.6").is_none());
+        assert!(
+            detect("traps: a[1] general protection fault ip:1 sp:2 error:0 in libc.so.6").is_none()
+        );
         assert_eq!(
-            title_prefix("BUG: Dentry ffff8800aabbccdd still in use (1) [unmount of ext4 sda1]").unwrap().1,
+            title_prefix("BUG: Dentry ffff8800aabbccdd still in use (1) [unmount of ext4 sda1]")
+                .unwrap()
+                .1,
             "BUG: Dentry still in use"
         );
     }
 
     #[test]
     fn panic_messages() {
-        assert_eq!(panic_message("Attempted to kill init! exitcode=0x0000000b"), "Attempted to kill init!");
+        assert_eq!(
+            panic_message("Attempted to kill init! exitcode=0x0000000b"),
+            "Attempted to kill init!"
+        );
         assert_eq!(
             panic_message("stack-protector: Kernel stack is corrupted in: foo.isra.0+0x1/0x2"),
             "stack is corrupted in foo"

@@ -192,7 +192,9 @@ fn is_stamp(t: &str) -> bool {
     // "123.456789"; some consoles print "240." with the fraction lost;
     // `dmesg -H` prints deltas "+0.000005".
     let t = t.strip_prefix('+').unwrap_or(t);
-    let Some((a, b)) = t.split_once('.') else { return false };
+    let Some((a, b)) = t.split_once('.') else {
+        return false;
+    };
     !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
 }
 
@@ -201,7 +203,10 @@ fn is_ctime(t: &str) -> bool {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     // `dmesg -T` "Wed Dec 19 03:36:07 2018"; `dmesg -H` "Mar 8 17:07".
     (t.len() >= 20 && t.len() <= 30 && DAYS.iter().any(|d| t.starts_with(d)) && t.contains(':'))
-        || (t.len() >= 9 && t.len() <= 16 && MONTHS.iter().any(|m| t.starts_with(m)) && t.contains(':'))
+        || (t.len() >= 9
+            && t.len() <= 16
+            && MONTHS.iter().any(|m| t.starts_with(m))
+            && t.contains(':'))
 }
 
 fn is_caller(t: &str) -> bool {
@@ -217,9 +222,15 @@ fn strip_kmsg_record(s: &str) -> &str {
     }
     let head = &s[..semi];
     let mut fields = head.split(',');
-    let ok = fields.next().is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
-        && fields.next().is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
-        && fields.next().is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
+    let ok = fields
+        .next()
+        .is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
+        && fields
+            .next()
+            .is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
+        && fields
+            .next()
+            .is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()))
         && fields.next().is_some_and(|f| f.len() == 1);
     if ok {
         &s[semi + 1..]
@@ -237,8 +248,13 @@ fn strip_dmesg_x(s: &str) -> &str {
             if let Some(rest) = rest.strip_prefix(':') {
                 if let Some(colon) = rest.find(':') {
                     let level = rest[..colon].trim();
-                    if !level.is_empty() && level.len() <= 6 && level.bytes().all(|c| c.is_ascii_lowercase()) {
-                        return rest[colon + 1..].strip_prefix(' ').unwrap_or(&rest[colon + 1..]);
+                    if !level.is_empty()
+                        && level.len() <= 6
+                        && level.bytes().all(|c| c.is_ascii_lowercase())
+                    {
+                        return rest[colon + 1..]
+                            .strip_prefix(' ')
+                            .unwrap_or(&rest[colon + 1..]);
                     }
                 }
             }
@@ -300,7 +316,9 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
     }
     let host_end = t.find(' ')?;
     let t = t[host_end..].trim_start();
-    let colon = t.find(": ").or_else(|| t.strip_suffix(':').map(|x| x.len()))?;
+    let colon = t
+        .find(": ")
+        .or_else(|| t.strip_suffix(':').map(|x| x.len()))?;
     let tag = &t[..colon];
     if tag.contains(' ') || tag.is_empty() {
         return None;
@@ -347,7 +365,8 @@ mod tests {
         assert_eq!(l.text, "Kernel panic - not syncing: y");
         let l = clean(b"Sun Sep  1 19:30:19 2019 kern.warn kernel: [138620.534103] Call trace:");
         assert_eq!(l.text, "Call trace:");
-        let l = clean(b"raspberrypi-02 kernel: [509490.688179] ------------[ cut here ]------------");
+        let l =
+            clean(b"raspberrypi-02 kernel: [509490.688179] ------------[ cut here ]------------");
         assert_eq!(l.text, "------------[ cut here ]------------");
         let l = clean(b"> > [   74.783244] Kernel panic - not syncing: sysrq triggered crash");
         assert_eq!(l.text, "Kernel panic - not syncing: sysrq triggered crash");

@@ -116,7 +116,8 @@ impl Analyzer {
         let line_no = self.out.lines;
         match &h.role {
             Role::Panic(msg) => {
-                let recent = line_no.saturating_sub(self.last_closed) <= PANIC_WINDOW && self.last_closed > 0;
+                let recent = line_no.saturating_sub(self.last_closed) <= PANIC_WINDOW
+                    && self.last_closed > 0;
                 if let Some(b) = self.open.as_mut() {
                     if b.report.panic.is_none() {
                         b.report.panic = Some(msg.clone());
@@ -138,7 +139,11 @@ impl Analyzer {
                 if let Some(b) = self.open.as_mut() {
                     let fits = matches!(
                         b.h.kind,
-                        Kind::NullPointer | Kind::PageFault | Kind::KernelBug | Kind::ListCorruption | Kind::Bug
+                        Kind::NullPointer
+                            | Kind::PageFault
+                            | Kind::KernelBug
+                            | Kind::ListCorruption
+                            | Kind::Bug
                     );
                     if *absorbs && fits && !b.died && b.body <= DIE_WINDOW {
                         b.died = true;
@@ -175,7 +180,14 @@ impl Analyzer {
                 // names the report.
                 if let Some(b) = self.open.as_ref() {
                     if b.h.kind == h.kind
-                        && matches!(h.kind, Kind::PageFault | Kind::NullPointer | Kind::Kasan | Kind::Kmsan | Kind::Kfence)
+                        && matches!(
+                            h.kind,
+                            Kind::PageFault
+                                | Kind::NullPointer
+                                | Kind::Kasan
+                                | Kind::Kmsan
+                                | Kind::Kfence
+                        )
                         && b.body <= 3
                         && b.report.pc.is_none()
                         && b.report.frames.is_empty()
@@ -186,7 +198,10 @@ impl Analyzer {
                 // Old kernels report a hard lockup as a WARNING in
                 // kernel/watchdog.c followed by the detector's message.
                 if let Some(b) = self.open.as_mut() {
-                    if h.kind == Kind::HardLockup && b.h.kind == Kind::Warning && b.body <= PRE_WINDOW {
+                    if h.kind == Kind::HardLockup
+                        && b.h.kind == Kind::Warning
+                        && b.body <= PRE_WINDOW
+                    {
                         b.h = h;
                         b.report.kind = Kind::HardLockup;
                         return;
@@ -194,7 +209,10 @@ impl Analyzer {
                 }
                 if h.kind == Kind::MemoryLeak {
                     if let Some(b) = self.open.as_ref() {
-                        if b.h.kind == Kind::MemoryLeak && b.report.frames.is_empty() && b.body <= PRE_WINDOW {
+                        if b.h.kind == Kind::MemoryLeak
+                            && b.report.frames.is_empty()
+                            && b.body <= PRE_WINDOW
+                        {
                             return;
                         }
                     }
@@ -289,7 +307,16 @@ fn is_trace_start(t: &str) -> bool {
 fn is_trace_filler(t: &str) -> bool {
     matches!(
         t,
-        "<IRQ>" | "</IRQ>" | "<TASK>" | "</TASK>" | "<NMI>" | "</NMI>" | "<EOI>" | "<EOE>" | "<SOFTIRQ>" | "</SOFTIRQ>"
+        "<IRQ>"
+            | "</IRQ>"
+            | "<TASK>"
+            | "</TASK>"
+            | "<NMI>"
+            | "</NMI>"
+            | "<EOI>"
+            | "<EOE>"
+            | "<SOFTIRQ>"
+            | "</SOFTIRQ>"
     ) || t.starts_with("--- interrupt:")
         || t.starts_with("Exception stack")
         || t.starts_with("Code:")
@@ -312,7 +339,10 @@ fn parse_registers(t: &str) -> Option<Vec<Register>> {
     while !rest.is_empty() {
         let colon = rest.find(':')?;
         let name = rest[..colon].trim();
-        if name.is_empty() || name.len() > 8 || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        if name.is_empty()
+            || name.len() > 8
+            || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
             return None;
         }
         let after = rest[colon + 1..].trim_start();
@@ -321,11 +351,16 @@ fn parse_registers(t: &str) -> Option<Vec<Register>> {
         // Values are hex, sometimes with a segment (`0018:ffff…`) or a
         // selector in parentheses (`FS: 00007f…(0000)`).
         let hexish = value.bytes().any(|c| c.is_ascii_hexdigit())
-            && value.bytes().all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'(' | b')'));
+            && value
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() || matches!(c, b':' | b'(' | b')'));
         if !hexish {
             return None;
         }
-        out.push(Register { name: name.to_string(), value: value.to_string() });
+        out.push(Register {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
         rest = after[vend..].trim_start();
     }
     (out.len() >= 2).then_some(out)
@@ -345,7 +380,9 @@ fn pc_symbol(t: &str) -> Option<Option<Frame>> {
         .or_else(|| t.strip_prefix("NIP: "))?;
     // "0010:foo+0x1/0x2 [mod]", "0010:[<ffff…>]  [<ffff…>] foo+0x1/0x2",
     // "[<ffff…>] foo+0x1/0x2", "c000000000123456] foo+0x1/0x2".
-    let rest = rest.split_once(':').filter(|(seg, _)| seg.len() == 4 && seg.bytes().all(|c| c.is_ascii_hexdigit()))
+    let rest = rest
+        .split_once(':')
+        .filter(|(seg, _)| seg.len() == 4 && seg.bytes().all(|c| c.is_ascii_hexdigit()))
         .map_or(rest, |(_, r)| r);
     let words: Vec<&str> = rest.split_whitespace().take(6).collect();
     for (i, w) in words.iter().enumerate() {
@@ -406,7 +443,11 @@ impl Builder {
         }
         self.metadata(t);
         // A trace whose "Call Trace:" line was lost.
-        if !self.frames_done && !self.trace_seen && self.report.frames.is_empty() && self.h.kind != Kind::Lockdep {
+        if !self.frames_done
+            && !self.trace_seen
+            && self.report.frames.is_empty()
+            && self.h.kind != Kind::Lockdep
+        {
             if let Some(f) = parse_frame(t) {
                 if f.offset.is_some() || t.contains(") from [<") {
                     self.in_trace = true;
@@ -418,8 +459,13 @@ impl Builder {
     }
 
     fn push_reg(&mut self, name: &str, value: &str) {
-        if self.report.registers.len() < MAX_REGISTERS && !self.report.registers.iter().any(|r| r.name == name) {
-            self.report.registers.push(Register { name: name.to_string(), value: value.chars().take(128).collect() });
+        if self.report.registers.len() < MAX_REGISTERS
+            && !self.report.registers.iter().any(|r| r.name == name)
+        {
+            self.report.registers.push(Register {
+                name: name.to_string(),
+                value: value.chars().take(128).collect(),
+            });
         }
     }
 
@@ -455,8 +501,16 @@ impl Builder {
         }
         if let Some(tf) = t.strip_prefix("Tainted: [") {
             // v6.12+ second taint line: "Tainted: [W]=WARN, [O]=OOT_MODULE".
-            if self.report.taint.as_ref().is_none_or(|x| x.letters.is_empty()) {
-                let letters: String = format!("[{tf}").split('[').filter_map(|p| p.chars().next()).collect();
+            if self
+                .report
+                .taint
+                .as_ref()
+                .is_none_or(|x| x.letters.is_empty())
+            {
+                let letters: String = format!("[{tf}")
+                    .split('[')
+                    .filter_map(|p| p.chars().next())
+                    .collect();
                 self.report.taint = Some(Taint::decode(&letters));
             }
             return;
@@ -472,7 +526,11 @@ impl Builder {
             } else if self.await_at {
                 if let Some(i) = t.find("at: ") {
                     let rest = t[i + 4..].trim_start();
-                    let rest = if rest.starts_with("[<") { rest.split_once("] ").map_or(rest, |x| x.1) } else { rest };
+                    let rest = if rest.starts_with("[<") {
+                        rest.split_once("] ").map_or(rest, |x| x.1)
+                    } else {
+                        rest
+                    };
                     if self.lock_func.is_none() {
                         self.lock_func = first_symbol(rest);
                     }
@@ -482,7 +540,8 @@ impl Builder {
         }
         if self.h.kind == Kind::Kasan && self.access.is_none() {
             for a in ["Read", "Write"] {
-                if t.starts_with(&format!("{a} of size")) || t.starts_with(&format!("{a} at addr")) {
+                if t.starts_with(&format!("{a} of size")) || t.starts_with(&format!("{a} at addr"))
+                {
                     self.access = Some(a.to_string());
                 }
             }
@@ -506,7 +565,13 @@ impl Builder {
         // BUG() in lib/list_debug.c whose "kernel BUG at" line was lost.
         if let Some(pc) = &r.pc {
             let f = pc.base_name();
-            if f.starts_with("__list_") && f.contains("valid") && matches!(self.h.kind, Kind::InvalidOpcode | Kind::KernelBug | Kind::Oops) {
+            if f.starts_with("__list_")
+                && f.contains("valid")
+                && matches!(
+                    self.h.kind,
+                    Kind::InvalidOpcode | Kind::KernelBug | Kind::Oops
+                )
+            {
                 self.h.kind = Kind::ListCorruption;
                 self.h.prefix = "BUG: corrupted list".into();
                 self.h.source = Source::Stack;
@@ -541,15 +606,24 @@ impl Builder {
         let pick = cands
             .iter()
             .position(|(f, rel)| *rel && !is_generic(f, skip))
-            .or_else(|| if any_reliable { None } else { cands.iter().position(|(f, _)| !is_generic(f, skip)) });
+            .or_else(|| {
+                if any_reliable {
+                    None
+                } else {
+                    cands.iter().position(|(f, _)| !is_generic(f, skip))
+                }
+            });
         // Nothing but generic frames: the header's own function (the faulting
         // PC, the WARNING site) still says more than no function at all.
         // Not for refcount/list reports, whose PC is always the checker.
         let pick = pick.or_else(|| {
             let own = matches!(self.h.source, Source::Header | Source::Pc | Source::LockAt)
                 && !matches!(self.h.kind, Kind::ListCorruption | Kind::Refcount);
-            (own && !cands.is_empty() && cands.len() > r.frames.len()).then_some(0)
-                .filter(|_| crate::frame::is_ident(base_name(&cands[0].0)) && !cands[0].0.starts_with("0x"))
+            (own && !cands.is_empty() && cands.len() > r.frames.len())
+                .then_some(0)
+                .filter(|_| {
+                    crate::frame::is_ident(base_name(&cands[0].0)) && !cands[0].0.starts_with("0x")
+                })
         });
         let mut prefix = self.h.prefix.clone();
         if let Some(a) = &self.access {
@@ -575,7 +649,8 @@ impl Builder {
                 r.title = format!("kernel panic: {p}");
             }
         }
-        r.truncated = at_eof && !self.ended && (self.in_trace || (needs_func && r.frames.is_empty()));
+        r.truncated =
+            at_eof && !self.ended && (self.in_trace || (needs_func && r.frames.is_empty()));
         // Signature: kind + up to 3 distinct reliable non-generic functions,
         // starting at the one in the title.
         let mut sig_frames: Vec<&str> = Vec::new();
@@ -590,7 +665,11 @@ impl Builder {
             }
         }
         r.signature = if sig_frames.is_empty() {
-            let t: String = r.title.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect();
+            let t: String = r
+                .title
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                .collect();
             format!("{}|{}", r.kind.as_str(), t)
         } else {
             format!("{}|{}", r.kind.as_str(), sig_frames.join("|"))

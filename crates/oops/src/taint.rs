@@ -88,12 +88,17 @@ pub struct CpuLine {
     pub release: Option<String>,
 }
 
+fn num(t: &str) -> Option<u32> {
+    t.trim_end_matches(',').parse::<u32>().ok()
+}
+
 /// Parse the `dump_stack_print_info` line; `None` if `s` is not one.
 pub fn parse_cpu_line(s: &str) -> Option<CpuLine> {
     let rest = s.strip_prefix("CPU: ")?;
-    let mut out = CpuLine::default();
-    let num = |t: &str| t.trim_end_matches(',').parse::<u32>().ok();
-    out.cpu = num(rest.split_whitespace().next()?);
+    let mut out = CpuLine {
+        cpu: num(rest.split_whitespace().next()?),
+        ..CpuLine::default()
+    };
     if let Some(i) = rest.find("PID: ") {
         out.pid = rest[i + 5..].split_whitespace().next().and_then(num);
     }
@@ -130,16 +135,25 @@ mod tests {
 
     #[test]
     fn cpu_lines() {
-        let c = parse_cpu_line("CPU: 2 PID: 3166 Comm: tokio-runtime-w Tainted: P           O      5.4.181+ #1").unwrap();
+        let c = parse_cpu_line(
+            "CPU: 2 PID: 3166 Comm: tokio-runtime-w Tainted: P           O      5.4.181+ #1",
+        )
+        .unwrap();
         assert_eq!(c.cpu, Some(2));
         assert_eq!(c.pid, Some(3166));
         assert_eq!(c.comm.as_deref(), Some("tokio-runtime-w"));
         assert_eq!(c.taint.as_ref().unwrap().letters, "PO");
         assert_eq!(c.release.as_deref(), Some("5.4.181+"));
-        let c = parse_cpu_line("CPU: 0 UID: 0 PID: 1 Comm: swapper/0 Not tainted 6.12.0-rc1 #1 PREEMPT(voluntary)").unwrap();
+        let c = parse_cpu_line(
+            "CPU: 0 UID: 0 PID: 1 Comm: swapper/0 Not tainted 6.12.0-rc1 #1 PREEMPT(voluntary)",
+        )
+        .unwrap();
         assert_eq!(c.taint.unwrap().letters, "");
         assert_eq!(c.release.as_deref(), Some("6.12.0-rc1"));
         let t = Taint::decode("G        W  OE");
-        assert_eq!(t.flags.iter().map(|f| f.name).collect::<Vec<_>>(), ["WARN", "OOT_MODULE", "UNSIGNED_MODULE"]);
+        assert_eq!(
+            t.flags.iter().map(|f| f.name).collect::<Vec<_>>(),
+            ["WARN", "OOT_MODULE", "UNSIGNED_MODULE"]
+        );
     }
 }

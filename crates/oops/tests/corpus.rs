@@ -24,7 +24,11 @@ struct Case {
 fn load() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = fs::read_dir(&root).expect("corpus dir").flatten().map(|e| e.path()).collect();
+    let mut dirs: Vec<_> = fs::read_dir(&root)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     dirs.sort();
     for dir in dirs.into_iter().filter(|d| d.is_dir()) {
         let group = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -37,7 +41,8 @@ fn load() -> Vec<Case> {
         logs.sort();
         for log in logs {
             let side = log.with_extension("expect");
-            let text = fs::read_to_string(&side).unwrap_or_else(|_| panic!("missing sidecar {}", side.display()));
+            let text = fs::read_to_string(&side)
+                .unwrap_or_else(|_| panic!("missing sidecar {}", side.display()));
             let mut title = None;
             let mut kind = None;
             let mut origin = false;
@@ -55,7 +60,12 @@ fn load() -> Vec<Case> {
             assert!(origin, "{}: no origin", side.display());
             let title = title.unwrap_or_else(|| panic!("{}: no title", side.display()));
             let title = (title != "none").then_some(title);
-            out.push(Case { log, group: group.clone(), title, kind });
+            out.push(Case {
+                log,
+                group: group.clone(),
+                title,
+                kind,
+            });
         }
     }
     out
@@ -81,7 +91,12 @@ fn corpus_title_accuracy() {
         } else if c.title.is_none() {
             false_pos.push(format!("{}: got {:?}", c.log.display(), got));
         } else {
-            misses.push(format!("{}:\n    want {:?}\n    got  {:?}", c.log.display(), c.title, got));
+            misses.push(format!(
+                "{}:\n    want {:?}\n    got  {:?}",
+                c.log.display(),
+                c.title,
+                got
+            ));
         }
         if let (Some(k), Some(r)) = (&c.kind, a.primary()) {
             if r.kind.as_str() != k {
@@ -91,7 +106,13 @@ fn corpus_title_accuracy() {
     }
     println!("{:<24} {:>5} {:>5} {:>7}", "group", "ok", "total", "acc");
     for (g, (ok, n)) in &per {
-        println!("{:<24} {:>5} {:>5} {:>6.1}%", g, ok, n, 100.0 * *ok as f64 / *n as f64);
+        println!(
+            "{:<24} {:>5} {:>5} {:>6.1}%",
+            g,
+            ok,
+            n,
+            100.0 * *ok as f64 / *n as f64
+        );
     }
     let acc = ok_all as f64 / cases.len() as f64;
     println!("overall: {ok_all}/{} = {:.1}%", cases.len(), 100.0 * acc);
@@ -101,6 +122,15 @@ fn corpus_title_accuracy() {
     for k in &kind_errors {
         println!("KIND {k}");
     }
-    assert!(false_pos.is_empty(), "titles on logs without a crash:\n{}", false_pos.join("\n"));
-    assert!(acc >= THRESHOLD, "title accuracy {:.1}% below {:.1}%", 100.0 * acc, 100.0 * THRESHOLD);
+    assert!(
+        false_pos.is_empty(),
+        "titles on logs without a crash:\n{}",
+        false_pos.join("\n")
+    );
+    assert!(
+        acc >= THRESHOLD,
+        "title accuracy {:.1}% below {:.1}%",
+        100.0 * acc,
+        100.0 * THRESHOLD
+    );
 }

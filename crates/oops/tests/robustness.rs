@@ -26,7 +26,10 @@ fn binary_garbage() {
     for seed in 1..20u64 {
         let data = noise(64 * 1024, seed);
         let a = oops::analyze(&data);
-        assert_eq!(a.reports.len(), oops::analyze_reader(&data[..]).unwrap().reports.len());
+        assert_eq!(
+            a.reports.len(),
+            oops::analyze_reader(&data[..]).unwrap().reports.len()
+        );
     }
 }
 
@@ -79,7 +82,12 @@ impl Read for Generated {
                 12 => "RIP: 0010:gen_fault+0x12/0x40 [genmod]".to_string(),
                 13 => "Call Trace:".to_string(),
                 14..=200 => format!(" frame_{n}+0x1/0x2"),
-                _ => format!("[{:5}.{:06}] usb 1-{}: new device found, idVendor=1234", n / 1000, n % 1000, n % 7),
+                _ => format!(
+                    "[{:5}.{:06}] usb 1-{}: new device found, idVendor=1234",
+                    n / 1000,
+                    n % 1000,
+                    n % 7
+                ),
             };
             self.pending = format!("{text}\n").into_bytes();
             self.pos = 0;
@@ -95,15 +103,32 @@ impl Read for Generated {
 #[test]
 fn large_streamed_log_bounded_memory() {
     // 200 MB by default; OOPS_BIG_MB overrides (CI on slow machines).
-    let mb: u64 = std::env::var("OOPS_BIG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let mb: u64 = std::env::var("OOPS_BIG_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let before = vm_hwm_kib();
-    let a = oops::analyze_reader(Generated { total: mb << 20, sent: 0, line: 0, pending: Vec::new(), pos: 0 }).unwrap();
+    let a = oops::analyze_reader(Generated {
+        total: mb << 20,
+        sent: 0,
+        line: 0,
+        pending: Vec::new(),
+        pos: 0,
+    })
+    .unwrap();
     assert_eq!(a.reports.len(), oops::MAX_REPORTS.min(a.reports.len()));
     assert!(a.reports.len() <= oops::MAX_REPORTS);
     assert!(a.reports.iter().all(|r| r.frames.len() <= oops::MAX_FRAMES));
-    assert_eq!(a.title(), Some("BUG: unable to handle kernel NULL pointer dereference in gen_fault"));
+    assert_eq!(
+        a.title(),
+        Some("BUG: unable to handle kernel NULL pointer dereference in gen_fault")
+    );
     if let (Some(b), Some(after)) = (before, vm_hwm_kib()) {
         // The log is 200 MB; the analyzer may keep a few MB at most.
-        assert!(after.saturating_sub(b) < 64 * 1024, "peak RSS grew by {} KiB", after - b);
+        assert!(
+            after.saturating_sub(b) < 64 * 1024,
+            "peak RSS grew by {} KiB",
+            after - b
+        );
     }
 }

@@ -67,14 +67,19 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             signature: p.map(|r| r.signature()),
             signature_hash: p.map(|r| r.signature_hash()),
             analysis: &a,
-            signatures: a.reports.iter().map(|r| (r.signature(), r.signature_hash())).collect(),
+            signatures: a
+                .reports
+                .iter()
+                .map(|r| (r.signature(), r.signature_hash()))
+                .collect(),
         };
         serde_json::to_writer_pretty(&mut out, &j).context("writing JSON")?;
         writeln!(out).context("writing to stdout")?;
         return Ok(ExitCode::SUCCESS);
     }
     if a.reports.is_empty() {
-        writeln!(out, "no crash report found ({} lines read)", a.lines).context("writing to stdout")?;
+        writeln!(out, "no crash report found ({} lines read)", a.lines)
+            .context("writing to stdout")?;
         return Ok(ExitCode::SUCCESS);
     }
     let shown = if args.all { a.reports.len() } else { 1 };
@@ -86,7 +91,11 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         render(&mut s, r);
     }
     if !args.all && a.reports.len() > 1 {
-        let _ = writeln!(s, "\n({} more report(s) follow in the log; --all shows them)", a.reports.len() - 1);
+        let _ = writeln!(
+            s,
+            "\n({} more report(s) follow in the log; --all shows them)",
+            a.reports.len() - 1
+        );
         for r in &a.reports[1..] {
             let _ = writeln!(s, "  line {}: {}", r.line, r.title);
         }
@@ -110,18 +119,31 @@ fn render(s: &mut String, r: &oops::Report) {
         let _ = writeln!(s, "hardware:  {hw}");
     }
     if let (Some(cpu), Some(pid)) = (r.cpu, r.pid) {
-        let _ = writeln!(s, "task:      CPU {cpu} PID {pid} {}", r.comm.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "task:      CPU {cpu} PID {pid} {}",
+            r.comm.as_deref().unwrap_or("")
+        );
     }
     if let Some(t) = &r.taint {
         if t.flags.is_empty() {
             let _ = writeln!(s, "taint:     not tainted");
         } else {
-            let names: Vec<String> = t.flags.iter().map(|f| format!("{}={}", f.letter, f.name)).collect();
+            let names: Vec<String> = t
+                .flags
+                .iter()
+                .map(|f| format!("{}={}", f.letter, f.name))
+                .collect();
             let _ = writeln!(s, "taint:     {}", names.join(" "));
         }
     }
     if r.truncated || r.corrupted {
-        let _ = writeln!(s, "damage:    {}{}", if r.truncated { "truncated " } else { "" }, if r.corrupted { "corrupted" } else { "" });
+        let _ = writeln!(
+            s,
+            "damage:    {}{}",
+            if r.truncated { "truncated " } else { "" },
+            if r.corrupted { "corrupted" } else { "" }
+        );
     }
     if let Some(pc) = &r.pc {
         let _ = writeln!(s, "pc:        {}", frame(pc));
@@ -133,7 +155,11 @@ fn render(s: &mut String, r: &oops::Report) {
         }
     }
     if !r.registers.is_empty() {
-        let regs: Vec<String> = r.registers.iter().map(|x| format!("{}={}", x.name, x.value)).collect();
+        let regs: Vec<String> = r
+            .registers
+            .iter()
+            .map(|x| format!("{}={}", x.name, x.value))
+            .collect();
         let _ = writeln!(s, "registers: {}", regs.join(" "));
     }
     if !r.modules.is_empty() {
