@@ -234,3 +234,27 @@ fn header_json_serializes() {
     let j = serde_json::to_string(&d.format()).unwrap();
     assert!(j.contains("\"container\":\"kdump_compressed\""), "{j}");
 }
+
+#[test]
+fn dump_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Dump>();
+    let (b, want, _) = builder(Compression::Lzo, 6);
+    let d = std::sync::Arc::new(Dump::from_bytes(b.build()).unwrap());
+    let want = std::sync::Arc::new(want);
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let (d, want) = (d.clone(), want.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                for (&pfn, page) in want.iter().skip(t).step_by(3) {
+                    d.memory().read_pfn(pfn, &mut buf).unwrap();
+                    assert!(buf == *page, "pfn {pfn:#x}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
