@@ -126,8 +126,7 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
             // ARM: `[<c0643c94>] (foo) from [<c0644024>] (bar+0x1c/0x30)`.
             let r = s[tok.len()..].trim_start();
             if let Some(p) = r.strip_prefix('(') {
-                let end = p.find(')')?;
-                let mut f = parse_symbol(&p[..end], "")?;
+                let mut f = paren_symbol(p)?;
                 f.reliable = reliable;
                 return Some(f);
             }
@@ -178,6 +177,26 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         return Some(f);
     }
     None
+}
+
+/// `sym+0x1/0x2 [mod]) from …` → the symbol inside ARM's parentheses.
+fn paren_symbol(p: &str) -> Option<Frame> {
+    let inner = &p[..p.find(')')?];
+    let mut words = inner.splitn(2, ' ');
+    let tok = words.next()?;
+    parse_symbol(tok, words.next().unwrap_or(""))
+}
+
+/// The caller named at the end of an ARM frame line,
+/// `[<c0>] (foo) from [<c1>] (bar+0x1c/0x30 [mod])` → `bar`: the last line
+/// of a cut trace names one more function than its frames.
+pub fn arm_caller(line: &str) -> Option<Frame> {
+    let i = line.rfind(" from ")?;
+    let rest = line[i + 6..].trim_start();
+    let rest = rest
+        .split_once("] (")
+        .map_or(rest.strip_prefix('(').unwrap_or(rest), |(_, r)| r);
+    paren_symbol(rest)
 }
 
 /// Frames every report passes through and which never name the bug: printk,
@@ -602,13 +621,15 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
     }
     // Allocators, matched anywhere in the name as syzbot does: rkmalloc,
     // kmem_cache_alloc_trace and friends never name a bug.
-    const ALLOC_WORDS: [&str; 6] = [
+    const ALLOC_WORDS: [&str; 8] = [
         "kmalloc",
         "kzalloc",
         "kcalloc",
         "kmem_cache",
         "krealloc",
         "kvmalloc",
+        "alloc_page",
+        "get_free_page",
     ];
     hit(GENERIC_PREFIXES)
         || ALLOC_WORDS.iter().any(|w| f.contains(w))

@@ -251,7 +251,8 @@ pub(crate) fn panic_message(msg: &str) -> String {
             None => "stack is corrupted".to_string(),
         };
     }
-    let mut m = msg;
+    // The closing marker repeats the message followed by " ]---".
+    let mut m = msg.trim_end_matches(['-', ']', ' ']);
     for cut in [" exitcode=", " - not syncing", "  "] {
         if let Some(i) = m.find(cut) {
             m = &m[..i];

@@ -152,7 +152,7 @@ fn strip_stamp(s: &str) -> (&str, Option<String>) {
     };
     let mut parts = inner.split_whitespace();
     let first = parts.next().unwrap_or("");
-    if is_ctime(inner) {
+    if is_ctime(inner) || is_datetime(inner) {
         // Nothing more inside the brackets.
     } else if is_stamp(first) {
         if let Some(tag) = parts.next() {
@@ -196,6 +196,15 @@ fn is_stamp(t: &str) -> bool {
         return false;
     };
     !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// A logger's own stamp: `[2021/07/05, 13:43:52.334]`, `[2024-01-02 03:04:05]`.
+fn is_datetime(t: &str) -> bool {
+    t.len() >= 8
+        && t.contains(':')
+        && t.bytes().filter(u8::is_ascii_digit).count() >= 6
+        && t.bytes()
+            .all(|c| c.is_ascii_digit() || b"/:.,- T".contains(&c))
 }
 
 /// `dmesg -T` stamp: `[Wed Dec 19 03:36:07 2018]`.

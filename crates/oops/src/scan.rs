@@ -48,6 +48,8 @@ struct Builder {
     died: bool,
     regs_done: bool,
     ended: bool,
+    /// Caller named at the end of the last ARM-style frame line.
+    arm_caller: Option<Frame>,
 }
 
 impl Analyzer {
@@ -75,6 +77,19 @@ impl Analyzer {
             }
         }
         if t.starts_with("---[ end ") {
+            // The closing marker of a panic whose opening line was lost.
+            if self.open.is_none() && self.out.reports.is_empty() {
+                if let Some(msg) = t.strip_prefix("---[ end Kernel panic - not syncing") {
+                    if let Some(h) = detect(&format!("Kernel panic - not syncing{msg}")) {
+                        self.header(h, &l);
+                        if let Some(b) = self.open.as_mut() {
+                            b.report.truncated = true;
+                            b.ended = true;
+                        }
+                    }
+                }
+                return;
+            }
             if let Some(b) = self.open.as_mut() {
                 b.ended = true;
                 b.in_trace = false;
@@ -264,6 +279,7 @@ impl Analyzer {
             died: false,
             regs_done: false,
             ended: false,
+            arm_caller: None,
         });
     }
 
@@ -423,13 +439,19 @@ impl Builder {
                 if self.report.frames.len() < MAX_FRAMES {
                     self.report.frames.push(f);
                 }
+                self.arm_caller = crate::frame::arm_caller(t);
                 return;
             }
             if is_trace_filler(t) {
                 return;
             }
             self.in_trace = false;
-            self.frames_done = true;
+            // "stack backtrace:" is followed by the CPU line and only then
+            // "Call Trace:": a marker with no frames yet does not end anything.
+            if !self.report.frames.is_empty() {
+                self.frames_done = true;
+            }
+            self.flush_arm_caller();
         }
         if is_trace_start(t) {
             if !self.frames_done {
@@ -453,7 +475,17 @@ impl Builder {
                     self.in_trace = true;
                     self.trace_seen = true;
                     self.report.frames.push(f);
+                    self.arm_caller = crate::frame::arm_caller(t);
                 }
+            }
+        }
+    }
+
+    /// The caller named by the last ARM frame line ends the trace.
+    fn flush_arm_caller(&mut self) {
+        if let Some(f) = self.arm_caller.take() {
+            if self.report.frames.len() < MAX_FRAMES {
+                self.report.frames.push(f);
             }
         }
     }
@@ -561,6 +593,9 @@ impl Builder {
     }
 
     fn finish(mut self, at_eof: bool) -> Report {
+        if self.in_trace {
+            self.flush_arm_caller();
+        }
         let r = &mut self.report;
         // BUG() in lib/list_debug.c whose "kernel BUG at" line was lost.
         if let Some(pc) = &r.pc {
