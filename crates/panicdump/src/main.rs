@@ -19,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Prepare this machine to keep crash data: pstore, crash kernel, panic sysctls.
+    Arm(cmd::arm::ArmArgs),
+    /// List the crash records collected on this machine.
+    List(cmd::records::ListArgs),
     /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
     Dmesg(cmd::dmesg::DmesgArgs),
     /// Filter and compress a crash dump (like makedumpfile): kdump-compressed, ELF or flattened.
@@ -36,6 +40,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Arm(a) => cmd::arm::run(a),
+        Command::List(a) => cmd::records::run_list(a),
         Command::Dmesg(a) => cmd::dmesg::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Info(a) => cmd::info::run(a),

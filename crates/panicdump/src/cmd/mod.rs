@@ -2,7 +2,9 @@
 //! and a `run` function returning the process exit code.
 
 pub mod analyze;
+pub mod arm;
 pub mod dmesg;
 pub mod dump;
 pub mod info;
 pub mod lab;
+pub mod records;

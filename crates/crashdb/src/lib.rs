@@ -1,0 +1,1 @@
+//! crashdb (being written).
