@@ -295,6 +295,18 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
             return Some(Some(&s[i + 9..]));
         }
     }
+    // Any other date format (localized month names, custom stamps) with a
+    // clock time before "kernel: " near the start.
+    if let Some(i) = head(s, 64).find(" kernel: ") {
+        let pre = &s[..i];
+        let clock = pre.as_bytes().windows(8).any(|w| {
+            w[2] == b':' && w[5] == b':' && [0, 1, 3, 4, 6, 7].iter().all(|&k| w[k].is_ascii_digit())
+        });
+        let iso = b.len() > 10 && b[4] == b'-' && b[7] == b'-';
+        if clock && !iso && !MONTHS.iter().any(|m| s.starts_with(m)) {
+            return Some(Some(&s[i + 9..]));
+        }
+    }
     let after_date = if b.len() > 15 && MONTHS.iter().any(|m| s.starts_with(m)) && b[3] == b' ' {
         let t = s[4..].trim_start();
         let day = t.bytes().take_while(u8::is_ascii_digit).count();
@@ -391,6 +403,8 @@ mod tests {
         assert_eq!(l.text, "kernel BUG at mm/uksm.c:3328!");
         let l = clean(b"[Mar 8 17:07] ------------[ cut here ]------------");
         assert_eq!(l.text, "------------[ cut here ]------------");
+        let l = clean("8月 14 10:24:12 xxxx kernel: Unable to handle".as_bytes());
+        assert_eq!(l.text, "Unable to handle");
         let l = clean(b"[  1.000000] ");
         assert_eq!(l.text, "");
     }
