@@ -330,14 +330,17 @@ fn bug(rest: &str) -> Option<Header> {
         let (typ, func) = split_in(r);
         Header::new(Kind::Kfence, format!("KFENCE: {typ}"), Source::Header).func(func)
     } else if let Some(r) = rest.strip_prefix("KCSAN: ") {
-        // "data-race in foo / bar": both functions, offsets dropped.
-        let words: Vec<String> = r
+        // "data-race in foo+0x1/0x2 [mod] / bar.constprop.0": both
+        // functions; offsets, modules and compiler suffixes dropped.
+        let words: Vec<&str> = r
             .split_whitespace()
+            .filter(|w| !(w.starts_with('[') && w.ends_with(']')))
             .map(|w| {
-                if w.contains("+0x") {
-                    w.split('+').next().unwrap_or(w).to_string()
+                let sym = w.split('+').next().unwrap_or(w);
+                if is_ident(sym) {
+                    base_name(sym)
                 } else {
-                    w.to_string()
+                    w
                 }
             })
             .collect();

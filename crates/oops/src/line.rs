@@ -300,7 +300,9 @@ fn strip_syslog(s: &str) -> Option<Option<&str>> {
     if let Some(i) = head(s, 64).find(" kernel: ") {
         let pre = &s[..i];
         let clock = pre.as_bytes().windows(8).any(|w| {
-            w[2] == b':' && w[5] == b':' && [0, 1, 3, 4, 6, 7].iter().all(|&k| w[k].is_ascii_digit())
+            w[2] == b':'
+                && w[5] == b':'
+                && [0, 1, 3, 4, 6, 7].iter().all(|&k| w[k].is_ascii_digit())
         });
         let iso = b.len() > 10 && b[4] == b'-' && b[7] == b'-';
         if clock && !iso && !MONTHS.iter().any(|m| s.starts_with(m)) {
