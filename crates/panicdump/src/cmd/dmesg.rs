@@ -36,6 +36,10 @@ pub struct DmesgArgs {
     /// Only the last N records.
     #[arg(long, short = 'n', value_name = "N")]
     pub tail: Option<usize>,
+    /// Write the log to FILE (atomically: a temporary file renamed when
+    /// complete) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Parse a level given as a number or a syslog name.
@@ -81,14 +85,49 @@ pub fn run(args: DmesgArgs) -> Result<ExitCode> {
         log.records.drain(..skip);
     }
 
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let written = if args.json {
-        log.records.iter().try_for_each(|r| {
-            serde_json::to_writer(&mut out, r)?;
+    match &args.output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            match write_records(&log, &args, &mut out) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // `panicdump dmesg | head` is normal use, not an error.
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+                {
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.context("writing the log")),
+            }
+        }
+        Some(path) => {
+            let tmp = path.with_extension("incomplete");
+            let result = (|| {
+                let file = std::fs::File::create(&tmp)?;
+                let mut out = BufWriter::with_capacity(1 << 16, file);
+                write_records(&log, &args, &mut out)?;
+                let file = out.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, path)?;
+                Ok::<_, anyhow::Error>(())
+            })();
+            if let Err(e) = result {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.context(format!("writing {}", path.display())));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Write the records in the format the arguments ask for.
+fn write_records(log: &kmsg::Log, args: &DmesgArgs, out: &mut impl Write) -> Result<()> {
+    if args.json {
+        for r in &log.records {
+            serde_json::to_writer(&mut *out, r)?;
             out.write_all(b"\n")?;
-            Ok::<_, anyhow::Error>(())
-        })
+        }
     } else {
         let opts = RenderOptions {
             level: args.show_level,
@@ -97,19 +136,10 @@ pub fn run(args: DmesgArgs) -> Result<ExitCode> {
             escape: !args.raw,
             ..RenderOptions::MAKEDUMPFILE
         };
-        kmsg::write_log(&log, &opts, &mut out).map_err(Into::into)
-    };
-    match written.and_then(|()| out.flush().map_err(Into::into)) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // `panicdump dmesg | head` is normal use, not an error.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Err(e.context("writing the log")),
+        kmsg::write_log(log, &opts, out)?;
     }
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
