@@ -102,7 +102,9 @@ pub fn run(args: DmesgArgs) -> Result<ExitCode> {
             }
         }
         Some(path) => {
-            let tmp = path.with_extension("incomplete");
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".incomplete");
+            let tmp = PathBuf::from(tmp);
             let result = (|| {
                 let file = std::fs::File::create(&tmp)?;
                 let mut out = BufWriter::with_capacity(1 << 16, file);
