@@ -202,6 +202,7 @@ impl Analyzer {
                                 | Kind::Kasan
                                 | Kind::Kmsan
                                 | Kind::Kfence
+                                | Kind::Warning
                         )
                         && b.body <= 3
                         && b.report.pc.is_none()
@@ -414,6 +415,13 @@ impl Builder {
     fn feed(&mut self, t: &str) {
         if t.starts_with("Kernel Offset:") || t.starts_with("Rebooting in") {
             return;
+        }
+        // Mail-wrapped WARNING line: the function landed on the next line.
+        if self.body == 1 && self.h.func.is_none() && self.h.role == Role::Completes {
+            if let Some(f) = parse_frame(t) {
+                self.h.func = Some(f.function);
+                return;
+            }
         }
         // The faulting PC and the first register dump, wherever they appear.
         if let Some(pc) = pc_symbol(t) {
