@@ -317,6 +317,7 @@ const GENERIC_PREFIXES: &[&str] = &[
     // locking
     "lockdep",
     "lock_acquire",
+    "local_lock",
     "lock_release",
     "__lock_acquire",
     "lock_acquired",

@@ -1,7 +1,7 @@
 //! The streaming scanner: one line at a time, one open report at a time,
 //! bounded state.
 
-use crate::frame::{base_name, is_generic, parse_frame, Frame};
+use crate::frame::{base_name, is_generic, parse_frame, Frame, SkipSet};
 use crate::header::{detect, first_symbol, is_list_corruption, Header, Role, Source};
 use crate::line::{clean, Line};
 use crate::report::{fnv1a, Analysis, PstoreHeader, Register, Report};
@@ -50,6 +50,8 @@ struct Builder {
     ended: bool,
     /// Caller named at the end of the last ARM-style frame line.
     arm_caller: Option<Frame>,
+    /// The previous line ended with "at:"; the lock site is on this one.
+    at_wrapped: bool,
 }
 
 impl Analyzer {
@@ -281,6 +283,7 @@ impl Analyzer {
             regs_done: false,
             ended: false,
             arm_caller: None,
+            at_wrapped: false,
         });
     }
 
@@ -564,16 +567,34 @@ impl Builder {
             {
                 self.await_at = true;
             } else if self.await_at {
-                if let Some(i) = t.find("at: ") {
-                    let rest = t[i + 4..].trim_start();
+                // The lock site: "…, at: foo+0x1/0x2" (also symbolized
+                // inline chains, several "at:" lines, and "at:" wrapped to
+                // the next line). The first non-generic function wins.
+                let site = if let Some(i) = t.find("at: ") {
+                    Some(&t[i + 4..])
+                } else if self.at_wrapped {
+                    Some(t)
+                } else {
+                    None
+                };
+                self.at_wrapped = t.ends_with("at:");
+                if let Some(rest) = site {
+                    let rest = rest.trim_start();
                     let rest = if rest.starts_with("[<") {
                         rest.split_once("] ").map_or(rest, |x| x.1)
                     } else {
                         rest
                     };
-                    if self.lock_func.is_none() {
-                        self.lock_func = first_symbol(rest);
+                    if let Some(f) = first_symbol(rest) {
+                        let generic = is_generic(&f, SkipSet::Generic);
+                        if self.lock_func.is_none() || !generic {
+                            self.lock_func = Some(f);
+                        }
+                        if !generic {
+                            self.await_at = false;
+                        }
                     }
+                } else if !self.at_wrapped {
                     self.await_at = false;
                 }
             }
