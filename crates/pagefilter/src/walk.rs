@@ -182,7 +182,7 @@ impl<'a> PageFilter<'a> {
         }
         self.cursor = end;
         let ranges = self.kmem.phys().ranges();
-        let mut range_idx = ranges.partition_point(|r| r.end <= start.saturating_mul(self.page_size));
+        let mut range_idx = ranges.partition_point(|r| r.end / self.page_size <= start);
         let mut run_idx = self.runs.partition_point(|r| r.end <= start);
         for pfn in start..end {
             let keep = self.decide(pfn, ranges, &mut range_idx, &mut run_idx, stats);
@@ -219,12 +219,20 @@ impl<'a> PageFilter<'a> {
         run_idx: &mut usize,
         stats: &mut Stats,
     ) -> bool {
-        // Holes: the frame's first byte is not in any dump range.
-        let addr = pfn.saturating_mul(self.page_size);
-        while ranges.get(*range_idx).is_some_and(|r| r.end <= addr) {
+        // Holes, as makedumpfile's 1st bitmap: frame numbers of a range
+        // run from `start / page_size` to `end / page_size` (exclusive),
+        // so a partial first page is RAM and a partial last page a hole.
+        let page_size = self.page_size;
+        while ranges
+            .get(*range_idx)
+            .is_some_and(|r| r.end / page_size <= pfn)
+        {
             *range_idx += 1;
         }
-        if !ranges.get(*range_idx).is_some_and(|r| r.contains(addr)) {
+        if !ranges
+            .get(*range_idx)
+            .is_some_and(|r| r.start / page_size <= pfn)
+        {
             stats.holes += 1;
             return false;
         }
