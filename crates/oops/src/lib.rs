@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Title conventions chosen where syzbot has none or is inconsistent (all
-//! documented in `docs/oops.md` of the crate): every non-NULL kernel page
+//! documented in the crate's README.md): every non-NULL kernel page
 //! fault is `BUG: unable to handle page fault in foo` whatever the
 //! architecture or kernel version; hard lockups are `BUG: hard lockup in
 //! foo`; a panic with no earlier report (`sysrq triggered crash`, OOM panic,
