@@ -37,9 +37,8 @@ pub fn inflate(input: &[u8], cap: usize) -> Result<Inflated, DecompressError> {
     let zlib = inflate_with(input, true, cap);
     match (raw, zlib) {
         (_, Ok(z)) if z.complete => Ok(z),
-        (Err(DecompressError::TooLarge { cap }), _) | (_, Err(DecompressError::TooLarge { cap })) => {
-            Err(DecompressError::TooLarge { cap })
-        }
+        (Err(DecompressError::TooLarge { cap }), _)
+        | (_, Err(DecompressError::TooLarge { cap })) => Err(DecompressError::TooLarge { cap }),
         // Both truncated: keep the longer salvage, but only if it decoded
         // something meaningful (random bytes often "inflate" a few bytes).
         (Ok(r), Ok(z)) => Ok(if z.data.len() > r.data.len() { z } else { r }),
@@ -124,15 +123,24 @@ mod tests {
     fn raw_and_zlib() {
         let t = text();
         let r = inflate(&raw(&t), DEFAULT_INFLATE_CAP).unwrap();
-        assert_eq!((r.data.as_slice(), r.zlib, r.complete), (t.as_slice(), false, true));
+        assert_eq!(
+            (r.data.as_slice(), r.zlib, r.complete),
+            (t.as_slice(), false, true)
+        );
         let z = inflate(&zlib(&t), DEFAULT_INFLATE_CAP).unwrap();
-        assert_eq!((z.data.as_slice(), z.zlib, z.complete), (t.as_slice(), true, true));
+        assert_eq!(
+            (z.data.as_slice(), z.zlib, z.complete),
+            (t.as_slice(), true, true)
+        );
     }
 
     #[test]
     fn cap_and_truncation() {
         let t = text();
-        assert_eq!(inflate(&raw(&t), 100), Err(DecompressError::TooLarge { cap: 100 }));
+        assert_eq!(
+            inflate(&raw(&t), 100),
+            Err(DecompressError::TooLarge { cap: 100 })
+        );
         let c = raw(&t);
         let r = inflate(&c[..c.len() / 2], DEFAULT_INFLATE_CAP).unwrap();
         assert!(!r.complete);

@@ -224,7 +224,14 @@ mod tests {
     #[test]
     fn headers() {
         let (h, n) = parse_header(b"Panic#1 Part1\n<0>[ 1.0] x").unwrap();
-        assert_eq!(h, DmesgHeader { reason: Reason::Panic, count: 1, part: 1 });
+        assert_eq!(
+            h,
+            DmesgHeader {
+                reason: Reason::Panic,
+                count: 1,
+                part: 1
+            }
+        );
         assert_eq!(n, 14);
         for (w, r) in [
             ("Oops", Reason::Oops),
@@ -241,8 +248,19 @@ mod tests {
             assert_eq!(h.reason.as_str(), w);
         }
         assert_eq!(parse_header(b"Panic#1 Part#2\n").unwrap().0.part, 2);
-        for bad in [&b"Panic#1 Part1"[..], b"<6>[ 0.1] hi\n", b"#1 Part1\n", b"Panic#x Part1\n", b"Pa nic#1 Part1\n", b""] {
-            assert!(parse_header(bad).is_none(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"Panic#1 Part1"[..],
+            b"<6>[ 0.1] hi\n",
+            b"#1 Part1\n",
+            b"Panic#x Part1\n",
+            b"Pa nic#1 Part1\n",
+            b"",
+        ] {
+            assert!(
+                parse_header(bad).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -252,7 +270,13 @@ mod tests {
         assert_eq!((d, n), (&b"text\nmore\n"[..], Some(EccNotice::NoErrors)));
         let (d, n) = split_ecc(b"abc\nECC: 3 Corrected bytes, 1 unrecoverable blocks\n");
         assert_eq!(d, b"abc");
-        assert_eq!(n, Some(EccNotice::Errors { corrected_bytes: 3, bad_blocks: 1 }));
+        assert_eq!(
+            n,
+            Some(EccNotice::Errors {
+                corrected_bytes: 3,
+                bad_blocks: 1
+            })
+        );
         assert!(n.unwrap().has_errors());
         assert!(!EccNotice::NoErrors.has_errors());
         let (d, n) = split_ecc(b"abc\nECC: garbage\n");
@@ -263,15 +287,31 @@ mod tests {
     #[test]
     fn lines() {
         let l = parse_line(b"<6>[    2.785117] Kernel panic");
-        assert_eq!((l.level, l.facility, l.time), (Some(6), Some(0), Some((2, 785117))));
+        assert_eq!(
+            (l.level, l.facility, l.time),
+            (Some(6), Some(0), Some((2, 785117)))
+        );
         assert_eq!(l.text, b"Kernel panic");
         let l = parse_line(b"<12>[12345.5] marker");
-        assert_eq!((l.level, l.facility, l.time), (Some(4), Some(1), Some((12345, 500000))));
+        assert_eq!(
+            (l.level, l.facility, l.time),
+            (Some(4), Some(1), Some((12345, 500000)))
+        );
         let l = parse_line(b"[    1.123456789] no prio");
         assert_eq!((l.level, l.time), (None, Some((1, 123456))));
         let l = parse_line(b" continuation");
-        assert_eq!((l.level, l.time, l.text), (None, None, &b" continuation"[..]));
-        for junk in [&b"<"[..], b"<99999>", b"<1>[", b"<1>[ x.y]", b"[1.]", b"<1>[1.1"] {
+        assert_eq!(
+            (l.level, l.time, l.text),
+            (None, None, &b" continuation"[..])
+        );
+        for junk in [
+            &b"<"[..],
+            b"<99999>",
+            b"<1>[",
+            b"<1>[ x.y]",
+            b"[1.]",
+            b"<1>[1.1",
+        ] {
             let _ = parse_line(junk);
         }
     }

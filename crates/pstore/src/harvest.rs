@@ -111,7 +111,11 @@ pub struct HarvestReport {
 
 impl HarvestReport {
     fn names(&self, f: impl Fn(&EntryReport) -> bool) -> Vec<&str> {
-        self.entries.iter().filter(|e| f(e)).map(|e| e.name.as_str()).collect()
+        self.entries
+            .iter()
+            .filter(|e| f(e))
+            .map(|e| e.name.as_str())
+            .collect()
     }
     /// Entries copied in this run.
     pub fn copied(&self) -> Vec<&str> {
@@ -135,11 +139,17 @@ impl HarvestReport {
 /// Equality is always confirmed byte by byte, so collisions cannot merge
 /// different records.
 pub fn content_hash(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Harvest `src` into `dst` (see the module documentation).
-pub fn harvest(src: &Path, dst: &Path, opts: &HarvestOptions) -> Result<HarvestReport, HarvestError> {
+pub fn harvest(
+    src: &Path,
+    dst: &Path,
+    opts: &HarvestOptions,
+) -> Result<HarvestReport, HarvestError> {
     harvest_with_hook(src, dst, opts, &mut |_, _| HookAction::Continue)
 }
 
@@ -172,7 +182,7 @@ pub fn harvest_with_hook(
         match harvest_one(src, dst, &name, opts, hook) {
             Ok(entry) => report.entries.push(entry),
             Err(Killed(entry)) => {
-                report.entries.extend(entry);
+                report.entries.extend(entry.map(|e| *e));
                 report.interrupted = true;
                 break;
             }
@@ -182,13 +192,20 @@ pub fn harvest_with_hook(
 }
 
 /// The hook asked to stop; carries the entry's report so far, if any.
-struct Killed(Option<EntryReport>);
+struct Killed(Option<Box<EntryReport>>);
 
-fn at(hook: &mut dyn FnMut(Stage, &str) -> HookAction, stage: Stage, name: &str) -> Result<io::Result<()>, Killed> {
+fn at(
+    hook: &mut dyn FnMut(Stage, &str) -> HookAction,
+    stage: Stage,
+    name: &str,
+) -> Result<io::Result<()>, Killed> {
     match hook(stage, name) {
         HookAction::Continue => Ok(Ok(())),
         HookAction::Kill => Err(Killed(None)),
-        HookAction::Fail(kind) => Ok(Err(io::Error::new(kind, format!("injected failure at {stage:?}")))),
+        HookAction::Fail(kind) => Ok(Err(io::Error::new(
+            kind,
+            format!("injected failure at {stage:?}"),
+        ))),
     }
 }
 
@@ -234,7 +251,12 @@ fn harvest_one(
     let dest = dir.join(name);
     match fs::read(&dest) {
         Ok(existing) if existing == data => entry.outcome = Outcome::AlreadyPresent,
-        Ok(_) => return fail(entry, format!("{} exists with other content", dest.display())),
+        Ok(_) => {
+            return fail(
+                entry,
+                format!("{} exists with other content", dest.display()),
+            )
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Err(e) = write_copy(dst, &dir, &dest, &data, mtime, name, hook)? {
                 return fail(entry, format!("copy: {e}"));
@@ -251,12 +273,12 @@ fn harvest_one(
         Err(e) => return fail(entry, format!("verification: {e}")),
     }
     if let Err(Killed(_)) = at(hook, Stage::Copied, name).map(|_| ()) {
-        return Err(Killed(Some(entry)));
+        return Err(Killed(Some(Box::new(entry))));
     }
     if opts.unlink {
         let r = match at(hook, Stage::Unlink, name) {
             Ok(r) => r,
-            Err(_) => return Err(Killed(Some(entry))),
+            Err(_) => return Err(Killed(Some(Box::new(entry)))),
         };
         match r.and_then(|_| fs::remove_file(&path)) {
             Ok(()) => entry.unlinked = true,
@@ -300,7 +322,11 @@ fn write_copy(
         fs::create_dir_all(dir)?;
         // The new hash directory must survive a crash too.
         sync_dir(dst)?;
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(data)?;
         if let Some(t) = mtime {
             // Keep the record time pstore put in the mtime.
@@ -349,10 +375,13 @@ fn remove_stale_temps(dst: &Path) -> io::Result<()> {
 /// with the preserved mtimes as record times.
 pub fn read_archive(dst: &Path) -> io::Result<Vec<Record>> {
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = fs::read_dir(dst)?.flatten().filter(|d| d.file_type().is_ok_and(|t| t.is_dir())).collect();
+    let mut dirs: Vec<_> = fs::read_dir(dst)?
+        .flatten()
+        .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
+        .collect();
     dirs.sort_by_key(|d| d.file_name());
     for d in dirs {
-        let (recs, _) = crate::read_dir(&d.path())?;
+        let recs = crate::read_dir(&d.path())?.records;
         out.extend(recs.into_iter().filter(|r| !r.file_name.starts_with('.')));
     }
     Ok(out)

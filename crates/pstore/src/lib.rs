@@ -18,13 +18,21 @@ pub mod record;
 
 pub use error::{DecompressError, HarvestError, LayoutError, NameError};
 pub use name::{Backend, EfiId, EfiVarName, RecordName, RecordType};
-pub use reassemble::{reassemble, Attachment, Collection, Crash, CrashFlags};
+pub use reassemble::{reassemble, reassemble_with_cap, Attachment, Collection, Crash, CrashFlags};
 pub use record::{Decoded, Record, RecordTime};
 
+/// The records of a directory and the entries that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct DirContents {
+    /// Records read, in name order.
+    pub records: Vec<Record>,
+    /// Entries that could not be read: (file name, error text).
+    pub unreadable: Vec<(String, String)>,
+}
+
 /// Read every regular file of a pstore directory (or a copy of one) as
-/// records, with their mtimes as record times. Files that cannot be read
-/// are returned in the second list with the error text.
-pub fn read_dir(dir: &std::path::Path) -> std::io::Result<(Vec<Record>, Vec<(String, String)>)> {
+/// records, with their mtimes as record times.
+pub fn read_dir(dir: &std::path::Path) -> std::io::Result<DirContents> {
     let mut recs = Vec::new();
     let mut failed = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
@@ -44,7 +52,10 @@ pub fn read_dir(dir: &std::path::Path) -> std::io::Result<(Vec<Record>, Vec<(Str
             Err(err) => failed.push((name, err.to_string())),
         }
     }
-    Ok((recs, failed))
+    Ok(DirContents {
+        records: recs,
+        unreadable: failed,
+    })
 }
 
 pub(crate) fn mtime(meta: &std::fs::Metadata) -> Option<RecordTime> {

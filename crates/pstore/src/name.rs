@@ -263,7 +263,10 @@ impl EfiVarName {
         let type_number = s.unsigned().ok_or_else(bad)?;
         let type_number = u32::try_from(type_number).map_err(|_| bad())?;
         s.dash().ok_or_else(bad)?;
-        let part = s.unsigned().and_then(|p| u32::try_from(p).ok()).ok_or_else(bad)?;
+        let part = s
+            .unsigned()
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(bad)?;
         s.dash().ok_or_else(bad)?;
         // Try the 4/5-field forms first (like the kernel), on a copy.
         let mut full = Scanner(s.0);
@@ -356,7 +359,15 @@ mod tests {
         assert_eq!(r.id, Some(0));
         assert!(!r.compressed);
         for (i, t) in TYPE_NAMES.iter().enumerate() {
-            for b in ["ramoops", "efi", "efi_pstore", "erst", "pstore_blk", "nvram", "zzz"] {
+            for b in [
+                "ramoops",
+                "efi",
+                "efi_pstore",
+                "erst",
+                "pstore_blk",
+                "nvram",
+                "zzz",
+            ] {
                 let r = p(&format!("{t}-{b}-17"));
                 assert_eq!(r.rtype, RecordType::from_number(i as u32));
                 assert_eq!(r.rtype.name(), *t);
@@ -373,7 +384,10 @@ mod tests {
     #[test]
     fn old_names_and_compressed_suffix() {
         let r = p("console-ramoops");
-        assert_eq!((r.rtype, r.backend, r.id), (RecordType::Console, Backend::Ramoops, None));
+        assert_eq!(
+            (r.rtype, r.backend, r.id),
+            (RecordType::Console, Backend::Ramoops, None)
+        );
         let r = p("dmesg-ramoops-3.enc.z");
         assert!(r.compressed);
         assert_eq!(r.id, Some(3));
@@ -394,7 +408,11 @@ mod tests {
         let r = p(&format!("dmesg-efi_pstore-{id}"));
         assert_eq!(
             r.efi_id(),
-            Some(EfiId { timestamp: 1_700_000_000, part: 3, count: 1 })
+            Some(EfiId {
+                timestamp: 1_700_000_000,
+                part: 3,
+                count: 1
+            })
         );
         assert_eq!(p("dmesg-ramoops-5").efi_id(), None);
     }
@@ -406,19 +424,33 @@ mod tests {
         assert_eq!((v.part, v.count, v.timestamp), (2, 1, 1_700_000_000));
         assert_eq!(v.compressed, Some(true));
         assert_eq!(v.id, EfiId::encode(1_700_000_000, 2, 1));
-        let v = EfiVarName::parse(&format!("dump-type0-1-1-1700000000-D-{EFI_CRASH_GUID}")).unwrap();
+        let v =
+            EfiVarName::parse(&format!("dump-type0-1-1-1700000000-D-{EFI_CRASH_GUID}")).unwrap();
         assert_eq!(v.compressed, Some(false));
         let v = EfiVarName::parse("dump-type0-1-2-1700000000").unwrap();
         assert_eq!((v.count, v.compressed), (2, None));
         let v = EfiVarName::parse(&format!("dump-type0-1-2-1700000000-{EFI_CRASH_GUID}")).unwrap();
-        assert_eq!((v.count, v.timestamp, v.compressed), (2, 1_700_000_000, None));
+        assert_eq!(
+            (v.count, v.timestamp, v.compressed),
+            (2, 1_700_000_000, None)
+        );
         let v = EfiVarName::parse("dump-type2-1-1300000000").unwrap();
         // The 4-field attempt reads "1300000000" as a count and then misses
         // the time, so this is the 3-field form.
-        assert_eq!((v.rtype, v.part, v.count, v.timestamp), (RecordType::Console, 1, 0, 1_300_000_000));
+        assert_eq!(
+            (v.rtype, v.part, v.count, v.timestamp),
+            (RecordType::Console, 1, 0, 1_300_000_000)
+        );
         let v = EfiVarName::parse("dump-type0-1--1-5-D").unwrap();
         assert_eq!(v.count, -1);
-        for bad in ["dump-type", "dump-typeX-1-1", "dump-type0", "dump-type0-1-", "Boot0001", "dump-type0-1-1-1x"] {
+        for bad in [
+            "dump-type",
+            "dump-typeX-1-1",
+            "dump-type0",
+            "dump-type0-1-",
+            "Boot0001",
+            "dump-type0-1-1-1x",
+        ] {
             assert!(EfiVarName::parse(bad).is_err(), "{bad}");
         }
         assert!(EfiVarName::parse("dump-type99999999999-1-1").is_err());
@@ -426,7 +458,10 @@ mod tests {
 
     #[test]
     fn arbitrary_names_never_panic() {
-        let seeds = ["dmesg-efi_pstore-170000000000003001.enc.z", "dump-type0-1-1-1700000000-C"];
+        let seeds = [
+            "dmesg-efi_pstore-170000000000003001.enc.z",
+            "dump-type0-1-1-1700000000-C",
+        ];
         for s in seeds {
             let b = s.as_bytes();
             for i in 0..b.len() {

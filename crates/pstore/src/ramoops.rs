@@ -105,7 +105,9 @@ impl RamoopsLayout {
                 return Err(LayoutError::TooManyZones(count));
             }
             let size = (area / count) & !1;
-            let capacity = self.capacity(size).ok_or(LayoutError::ZoneTooSmall { zone: name, size })?;
+            let capacity = self
+                .capacity(size)
+                .ok_or(LayoutError::ZoneTooSmall { zone: name, size })?;
             for i in 0..count {
                 out.push(ZoneSpec {
                     kind: kind(i as u32),
@@ -117,10 +119,16 @@ impl RamoopsLayout {
             }
             Ok(())
         };
-        let dmesg_count = if record == 0 { 0 } else { dump / record };
+        let dmesg_count = dump.checked_div(record).unwrap_or(0);
         push(&ZoneKind::Dmesg, "dmesg", dmesg_count, dump, &mut out)?;
         push(&|_| ZoneKind::Console, "console", 1, console, &mut out)?;
-        push(&ZoneKind::Ftrace, "ftrace", u64::from(self.ftrace_cpus.max(1)), ftrace, &mut out)?;
+        push(
+            &ZoneKind::Ftrace,
+            "ftrace",
+            u64::from(self.ftrace_cpus.max(1)),
+            ftrace,
+            &mut out,
+        )?;
         push(&|_| ZoneKind::Pmsg, "pmsg", 1, pmsg, &mut out)?;
         Ok(out)
     }
@@ -204,7 +212,10 @@ impl Zone {
     pub fn is_corrupt(&self) -> bool {
         matches!(
             self.state,
-            ZoneState::BadSignature { .. } | ZoneState::BadHeader { .. } | ZoneState::NoDmesgHeader | ZoneState::Truncated
+            ZoneState::BadSignature { .. }
+                | ZoneState::BadHeader { .. }
+                | ZoneState::NoDmesgHeader
+                | ZoneState::Truncated
         )
     }
 
@@ -231,7 +242,11 @@ impl Zone {
         let file_name = format!(
             "{}-ramoops-{id}{}",
             name.rtype.name(),
-            if compressed { crate::name::COMPRESSED_SUFFIX } else { "" }
+            if compressed {
+                crate::name::COMPRESSED_SUFFIX
+            } else {
+                ""
+            }
         );
         let time = self.time.map(|t| RecordTime {
             secs: t.secs,
@@ -262,7 +277,11 @@ impl Region {
 
 /// Decode `image` (the region from `mem_address`) with `layout`.
 pub fn parse_region(image: &[u8], layout: &RamoopsLayout) -> Result<Region, LayoutError> {
-    let zones = layout.zones()?.into_iter().map(|spec| parse_zone(image, spec)).collect();
+    let zones = layout
+        .zones()?
+        .into_iter()
+        .map(|spec| parse_zone(image, spec))
+        .collect();
     Ok(Region { zones })
 }
 

@@ -141,7 +141,10 @@ pub fn reassemble_with_cap(records: &[Record], cap: usize) -> Collection {
             None => unattached.push(att),
         }
     }
-    Collection { crashes, unattached }
+    Collection {
+        crashes,
+        unattached,
+    }
 }
 
 fn group(mut parts: Vec<Part<'_>>) -> Vec<Vec<Part<'_>>> {
@@ -165,10 +168,12 @@ fn group(mut parts: Vec<Part<'_>>) -> Vec<Vec<Part<'_>>> {
                 let Some(fh) = first.dec.header.as_ref() else {
                     return false;
                 };
-                first.rec.name.as_ref().map(|n| &n.backend) == p.rec.name.as_ref().map(|n| &n.backend)
+                first.rec.name.as_ref().map(|n| &n.backend)
+                    == p.rec.name.as_ref().map(|n| &n.backend)
                     && fh.reason == h.reason
                     && fh.count == h.count
-                    && g.iter().all(|q| q.dec.header.as_ref().map(|x| x.part) != Some(h.part))
+                    && g.iter()
+                        .all(|q| q.dec.header.as_ref().map(|x| x.part) != Some(h.part))
                     && g.iter().any(|q| close_in_time(q.rec.time, p.rec.time))
             })
         });
@@ -208,10 +213,16 @@ fn build(mut parts: Vec<Part<'_>>) -> Crash {
     let missing_parts = missing(&nums);
     flags.missing_parts = !missing_parts.is_empty();
     // The newest part (Part1 ideally) dates the crash.
-    let time = parts.last().and_then(|p| p.rec.time).or_else(|| parts.iter().filter_map(|p| p.rec.time).max());
+    let time = parts
+        .last()
+        .and_then(|p| p.rec.time)
+        .or_else(|| parts.iter().filter_map(|p| p.rec.time).max());
     Crash {
         backend: parts[0].rec.name.as_ref().map(|n| n.backend.clone()),
-        reason: first_header.as_ref().map(|h| h.reason.clone()).unwrap_or(Reason::Unknown),
+        reason: first_header
+            .as_ref()
+            .map(|h| h.reason.clone())
+            .unwrap_or(Reason::Unknown),
         count: first_header.map(|h| h.count),
         time,
         dmesg,
@@ -230,7 +241,9 @@ fn missing(sorted: &[u32]) -> Vec<u32> {
     // A damaged header could claim Part4000000000: report at most a range
     // of sane size rather than allocating billions of numbers.
     let max = max.min(10_000);
-    (1..max).filter(|n| sorted.binary_search(n).is_err()).collect()
+    (1..max)
+        .filter(|n| sorted.binary_search(n).is_err())
+        .collect()
 }
 
 /// Append the next (newer) part, dropping lines it repeats from the end of
@@ -255,7 +268,11 @@ fn overlap(acc: &[u8], next: &[u8]) -> usize {
         .take(MAX_OVERLAP_LINES)
         .collect();
     let first_line = &next[..ends.first().copied().unwrap_or(0)];
-    if ends.is_empty() || parse_line(first_line.strip_suffix(b"\n").unwrap_or(first_line)).time.is_none() {
+    if ends.is_empty()
+        || parse_line(first_line.strip_suffix(b"\n").unwrap_or(first_line))
+            .time
+            .is_none()
+    {
         return 0;
     }
     ends.iter()
@@ -289,7 +306,10 @@ mod tests {
         let c = reassemble(&recs);
         assert_eq!(c.crashes.len(), 1);
         let k = &c.crashes[0];
-        assert_eq!(k.dmesg_lossy(), "<6>[ 1.000000] a\n<6>[ 2.000000] b\n<0>[ 3.000000] c\n");
+        assert_eq!(
+            k.dmesg_lossy(),
+            "<6>[ 1.000000] a\n<6>[ 2.000000] b\n<0>[ 3.000000] c\n"
+        );
         assert_eq!(k.parts, vec![1, 2, 3]);
         assert!(k.missing_parts.is_empty());
         assert_eq!(k.reason, Reason::Panic);
@@ -327,10 +347,21 @@ mod tests {
 
     #[test]
     fn ramoops_zones_stay_apart_and_attachments() {
-        let t = Some(RecordTime { secs: 500, nanos: 0 });
+        let t = Some(RecordTime {
+            secs: 500,
+            nanos: 0,
+        });
         let recs = vec![
-            Record::new("dmesg-ramoops-0", b"Oops#1 Part1\n<4>[ 1.0] first\n".to_vec(), t),
-            Record::new("dmesg-ramoops-1", b"Oops#1 Part1\n<4>[ 1.0] second\n".to_vec(), t),
+            Record::new(
+                "dmesg-ramoops-0",
+                b"Oops#1 Part1\n<4>[ 1.0] first\n".to_vec(),
+                t,
+            ),
+            Record::new(
+                "dmesg-ramoops-1",
+                b"Oops#1 Part1\n<4>[ 1.0] second\n".to_vec(),
+                t,
+            ),
             Record::new("dmesg-ramoops-2", b"garbage without header".to_vec(), t),
             Record::new("console-ramoops-0", b"console text".to_vec(), None),
             Record::new("pmsg-ramoops-0", b"user text".to_vec(), None),
@@ -344,12 +375,19 @@ mod tests {
         assert_eq!(att, 2);
         assert!(c.unattached.is_empty());
         let only_console = reassemble(&recs[3..]);
-        assert_eq!((only_console.crashes.len(), only_console.unattached.len()), (0, 2));
+        assert_eq!(
+            (only_console.crashes.len(), only_console.unattached.len()),
+            (0, 2)
+        );
     }
 
     #[test]
     fn absurd_part_numbers_are_bounded() {
-        let recs = vec![Record::new("dmesg-erst-1", b"Panic#1 Part4000000000\nx\n".to_vec(), None)];
+        let recs = vec![Record::new(
+            "dmesg-erst-1",
+            b"Panic#1 Part4000000000\nx\n".to_vec(),
+            None,
+        )];
         let k = &reassemble(&recs).crashes[0];
         assert_eq!(k.missing_parts.len(), 9_999);
     }

@@ -143,7 +143,11 @@ mod tests {
 
     #[test]
     fn plain_dmesg() {
-        let r = Record::new("dmesg-ramoops-0", b"Oops#2 Part1\n<4>[ 1.000000] x\n".to_vec(), None);
+        let r = Record::new(
+            "dmesg-ramoops-0",
+            b"Oops#2 Part1\n<4>[ 1.000000] x\n".to_vec(),
+            None,
+        );
         let d = r.decode();
         assert_eq!(d.header.unwrap().reason, Reason::Oops);
         assert_eq!(d.text, b"<4>[ 1.000000] x\n");
@@ -153,7 +157,8 @@ mod tests {
     #[test]
     fn compressed_with_ecc_notice() {
         let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
-        e.write_all(b"Panic#1 Part1\n<0>[ 2.000000] Kernel panic\n").unwrap();
+        e.write_all(b"Panic#1 Part1\n<0>[ 2.000000] Kernel panic\n")
+            .unwrap();
         let mut raw = e.finish().unwrap();
         raw.extend_from_slice(b"\nECC: 2 Corrected bytes, 0 unrecoverable blocks\n");
         let d = Record::new("dmesg-ramoops-1.enc.z", raw, None).decode();
@@ -175,10 +180,17 @@ mod tests {
     #[test]
     fn efi_time_from_id_and_zero_mtime() {
         let id = crate::name::EfiId::encode(1_700_000_000, 1, 1);
-        let r = Record::new(&format!("dmesg-efi_pstore-{id}"), vec![], Some(RecordTime { secs: 0, nanos: 0 }));
+        let r = Record::new(
+            &format!("dmesg-efi_pstore-{id}"),
+            vec![],
+            Some(RecordTime { secs: 0, nanos: 0 }),
+        );
         assert_eq!(r.time.unwrap().secs, 1_700_000_000);
         let r = Record::new("console-ramoops-0", b"hello".to_vec(), None);
         let d = r.decode();
-        assert_eq!((d.text.as_slice(), d.flags.no_header), (&b"hello"[..], false));
+        assert_eq!(
+            (d.text.as_slice(), d.flags.no_header),
+            (&b"hello"[..], false)
+        );
     }
 }

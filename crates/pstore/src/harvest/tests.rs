@@ -33,15 +33,22 @@ fn set_mode(p: &Path, mode: u32) -> io::Result<()> {
 
 const FILES: [(&str, &[u8]); 3] = [
     ("console-ramoops-0", b"console of the crashed boot\n"),
-    ("dmesg-efi-170000000000001001.enc.z", b"\x04\x22\x4d\x18 not deflate"),
-    ("dmesg-ramoops-0", b"Panic#1 Part1\n<0>[ 1.000000] Kernel panic - not syncing: x\n"),
+    (
+        "dmesg-efi-170000000000001001.enc.z",
+        b"\x04\x22\x4d\x18 not deflate",
+    ),
+    (
+        "dmesg-ramoops-0",
+        b"Panic#1 Part1\n<0>[ 1.000000] Kernel panic - not syncing: x\n",
+    ),
 ];
 
 fn populate(src: &Path) {
     for (n, d) in FILES {
         fs::write(src.join(n), d).unwrap();
         let f = File::options().write(true).open(src.join(n)).unwrap();
-        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .unwrap();
     }
 }
 
@@ -50,7 +57,10 @@ fn copies(dst: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for d in fs::read_dir(dst).unwrap().flatten() {
         for f in fs::read_dir(d.path()).unwrap().flatten() {
-            out.push((f.file_name().to_string_lossy().into_owned(), fs::read(f.path()).unwrap()));
+            out.push((
+                f.file_name().to_string_lossy().into_owned(),
+                fs::read(f.path()).unwrap(),
+            ));
         }
     }
     out.sort();
@@ -58,7 +68,10 @@ fn copies(dst: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn expected() -> Vec<(String, Vec<u8>)> {
-    FILES.iter().map(|(n, d)| (n.to_string(), d.to_vec())).collect()
+    FILES
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.to_vec()))
+        .collect()
 }
 
 fn remaining(src: &Path) -> usize {
@@ -75,14 +88,21 @@ fn copies_verifies_then_unlinks() {
     assert!(r.failed().is_empty() && !r.interrupted);
     assert_eq!(remaining(&src.0), 0);
     assert_eq!(copies(&dst.0), expected());
-    let efi = r.entries.iter().find(|e| e.name.ends_with(".enc.z")).unwrap();
+    let efi = r
+        .entries
+        .iter()
+        .find(|e| e.name.ends_with(".enc.z"))
+        .unwrap();
     assert!(efi.flags.compressed_undecodable);
     // Record times survive in the copies' mtimes.
     let recs = read_archive(&dst.0).unwrap();
     assert_eq!(recs.len(), 3);
     assert!(recs.iter().all(|r| r.time.unwrap().secs == 1_700_000_000));
     let c = crate::reassemble(&recs);
-    assert!(c.crashes.iter().any(|k| k.dmesg_lossy().contains("Kernel panic")));
+    assert!(c
+        .crashes
+        .iter()
+        .any(|k| k.dmesg_lossy().contains("Kernel panic")));
 }
 
 #[test]
@@ -212,7 +232,10 @@ fn failed_unlink_is_reported_and_retried() {
     };
     let r = harvest_with_hook(&src.0, &dst.0, &HarvestOptions::default(), &mut hook).unwrap();
     assert_eq!(r.copied().len(), 3);
-    assert!(r.entries.iter().all(|e| e.unlink_error.is_some() && !e.unlinked));
+    assert!(r
+        .entries
+        .iter()
+        .all(|e| e.unlink_error.is_some() && !e.unlinked));
     let r = harvest(&src.0, &dst.0, &HarvestOptions::default()).unwrap();
     assert_eq!((r.skipped().len(), r.unlinked().len()), (3, 3));
     assert_eq!(copies(&dst.0), expected());
@@ -223,7 +246,11 @@ fn same_name_new_content_is_kept_apart() {
     let (src, dst) = (TempDir::new("src"), TempDir::new("dst"));
     fs::write(src.0.join("dmesg-ramoops-0"), b"Oops#1 Part1\nfirst boot\n").unwrap();
     harvest(&src.0, &dst.0, &HarvestOptions::default()).unwrap();
-    fs::write(src.0.join("dmesg-ramoops-0"), b"Panic#1 Part1\nsecond boot\n").unwrap();
+    fs::write(
+        src.0.join("dmesg-ramoops-0"),
+        b"Panic#1 Part1\nsecond boot\n",
+    )
+    .unwrap();
     let r = harvest(&src.0, &dst.0, &HarvestOptions::default()).unwrap();
     assert_eq!(r.copied(), ["dmesg-ramoops-0"]);
     assert_eq!(copies(&dst.0).len(), 2);

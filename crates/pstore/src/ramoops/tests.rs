@@ -39,10 +39,24 @@ fn sample() -> (Vec<u8>, Vec<ZoneSpec>, Vec<u8>) {
     put(&mut img, &zones[0], PERSISTENT_RAM_SIG, dmesg, 0);
     put(&mut img, &zones[1], PERSISTENT_RAM_SIG, b"", 0);
     // A full, wrapped console ring.
-    let console: Vec<u8> = (0..zones[2].capacity).map(|i| b'a' + (i % 26) as u8).collect();
+    let console: Vec<u8> = (0..zones[2].capacity)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
     put(&mut img, &zones[2], PERSISTENT_RAM_SIG, &console, 1000);
-    put(&mut img, &zones[3], PERSISTENT_RAM_SIG ^ 0x0006_0100, b"\x01\x02\x03", 0);
-    put(&mut img, &zones[4], PERSISTENT_RAM_SIG, b"user says hi\n", 0);
+    put(
+        &mut img,
+        &zones[3],
+        PERSISTENT_RAM_SIG ^ 0x0006_0100,
+        b"\x01\x02\x03",
+        0,
+    );
+    put(
+        &mut img,
+        &zones[4],
+        PERSISTENT_RAM_SIG,
+        b"user says hi\n",
+        0,
+    );
     (img, zones, console)
 }
 
@@ -62,9 +76,18 @@ fn layout_matches_ramoops_probe() {
     );
     assert_eq!(z[0].capacity, 0x1000 - 12);
     // Sizes are rounded down to powers of two; per-CPU ftrace zones.
-    let l = RamoopsLayout { record_size: 0x1800, ftrace_cpus: 2, ..LAYOUT };
+    let l = RamoopsLayout {
+        record_size: 0x1800,
+        ftrace_cpus: 2,
+        ..LAYOUT
+    };
     let z = l.zones().unwrap();
-    assert_eq!(z.iter().filter(|z| matches!(z.kind, ZoneKind::Ftrace(_))).count(), 2);
+    assert_eq!(
+        z.iter()
+            .filter(|z| matches!(z.kind, ZoneKind::Ftrace(_)))
+            .count(),
+        2
+    );
     assert_eq!(z[0].size, 0x1000);
     // ECC (16 bytes per 128-byte block) shrinks the capacity.
     let l = RamoopsLayout { ecc: 1, ..LAYOUT };
@@ -73,15 +96,28 @@ fn layout_matches_ramoops_probe() {
     let blocks = (buf - 16u64).div_ceil(144);
     assert_eq!(c, buf - (blocks + 1) * 16);
     assert!(matches!(
-        RamoopsLayout { console_size: 0x8000, ..LAYOUT }.zones(),
+        RamoopsLayout {
+            console_size: 0x8000,
+            ..LAYOUT
+        }
+        .zones(),
         Err(LayoutError::ZonesExceedRegion { .. })
     ));
     assert!(matches!(
-        RamoopsLayout { mem_size: 1 << 40, record_size: 2, ..LAYOUT }.zones(),
+        RamoopsLayout {
+            mem_size: 1 << 40,
+            record_size: 2,
+            ..LAYOUT
+        }
+        .zones(),
         Err(LayoutError::TooManyZones(_))
     ));
     assert!(matches!(
-        RamoopsLayout { pmsg_size: 8, ..LAYOUT }.zones(),
+        RamoopsLayout {
+            pmsg_size: 8,
+            ..LAYOUT
+        }
+        .zones(),
         Err(LayoutError::ZoneTooSmall { .. })
     ));
 }
@@ -92,7 +128,14 @@ fn decodes_every_zone_kind() {
     let r = parse_region(&img, &LAYOUT).unwrap();
     let z = &r.zones;
     assert_eq!(z[0].state, ZoneState::Valid);
-    assert_eq!(z[0].time, Some(ZoneTime { secs: 1_700_000_000, usecs: 123_456, compressed: Some(false) }));
+    assert_eq!(
+        z[0].time,
+        Some(ZoneTime {
+            secs: 1_700_000_000,
+            usecs: 123_456,
+            compressed: Some(false)
+        })
+    );
     assert!(z[0].data.starts_with(b"Panic#1 Part1\n"));
     assert_eq!(z[1].state, ZoneState::Empty);
     assert_eq!(z[2].data, console, "ring order restored");
@@ -100,12 +143,22 @@ fn decodes_every_zone_kind() {
     assert_eq!(z[4].data, b"user says hi\n");
     let recs = r.records();
     let names: Vec<_> = recs.iter().map(|r| r.file_name.as_str()).collect();
-    assert_eq!(names, ["dmesg-ramoops-0", "console-ramoops-0", "ftrace-ramoops-0", "pmsg-ramoops-0"]);
+    assert_eq!(
+        names,
+        [
+            "dmesg-ramoops-0",
+            "console-ramoops-0",
+            "ftrace-ramoops-0",
+            "pmsg-ramoops-0"
+        ]
+    );
     let c = crate::reassemble(&recs);
     assert_eq!(c.crashes.len(), 1);
     assert_eq!(c.crashes[0].reason, Reason::Panic);
     assert_eq!(c.crashes[0].time.unwrap().secs, 1_700_000_000);
-    assert!(c.crashes[0].dmesg_lossy().contains("Kernel panic - not syncing: test"));
+    assert!(c.crashes[0]
+        .dmesg_lossy()
+        .contains("Kernel panic - not syncing: test"));
     assert_eq!(c.crashes[0].attached.len(), 3);
 }
 
@@ -113,14 +166,23 @@ fn decodes_every_zone_kind() {
 fn blank_truncated_and_headerless() {
     let zones = LAYOUT.zones().unwrap();
     let r = parse_region(&vec![0u8; 0x4000], &LAYOUT).unwrap();
-    assert!(r.zones.iter().all(|z| z.state == ZoneState::Blank && z.raw.is_none()));
+    assert!(r
+        .zones
+        .iter()
+        .all(|z| z.state == ZoneState::Blank && z.raw.is_none()));
     let (img, _, _) = sample();
     let r = parse_region(&img[..0x2100], &LAYOUT).unwrap();
     assert_eq!(r.zones[2].state, ZoneState::Truncated);
     assert_eq!(r.zones[2].raw.as_deref(), Some(&img[0x2000..0x2100]));
     assert_eq!(r.zones[4].raw.as_deref(), Some(&[][..]));
     let mut img2 = img.clone();
-    put(&mut img2, &zones[1], PERSISTENT_RAM_SIG, b"no time line here\n", 0);
+    put(
+        &mut img2,
+        &zones[1],
+        PERSISTENT_RAM_SIG,
+        b"no time line here\n",
+        0,
+    );
     let r = parse_region(&img2, &LAYOUT).unwrap();
     assert_eq!(r.zones[1].state, ZoneState::NoDmesgHeader);
     assert_eq!(r.zones[1].data, b"no time line here\n");
@@ -131,10 +193,29 @@ fn blank_truncated_and_headerless() {
 fn time_headers() {
     assert_eq!(
         parse_time_header(b"====12.5\nx"),
-        Some((ZoneTime { secs: 12, usecs: 5, compressed: None }, 9))
+        Some((
+            ZoneTime {
+                secs: 12,
+                usecs: 5,
+                compressed: None
+            },
+            9
+        ))
     );
-    assert_eq!(parse_time_header(b"====-3.000001-C\n").unwrap().0.compressed, Some(true));
-    for bad in [&b"===1.2-D\n"[..], b"====1.2-X\n", b"====1-D\n", b"====a.b-D\n", b"====1.2-D"] {
+    assert_eq!(
+        parse_time_header(b"====-3.000001-C\n")
+            .unwrap()
+            .0
+            .compressed,
+        Some(true)
+    );
+    for bad in [
+        &b"===1.2-D\n"[..],
+        b"====1.2-X\n",
+        b"====1-D\n",
+        b"====a.b-D\n",
+        b"====1.2-D",
+    ] {
         assert!(parse_time_header(bad).is_none());
     }
 }
@@ -158,7 +239,11 @@ fn flipped_header_bits_never_lose_bytes() {
                     ZoneState::Blank => panic!("a flipped bit cannot make a zone blank"),
                     _ => {
                         assert!(got.is_corrupt());
-                        assert_eq!(got.raw.as_deref(), Some(&m[off..off + z.size as usize]), "zone {z:?} byte {byte} bit {bit}");
+                        assert_eq!(
+                            got.raw.as_deref(),
+                            Some(&m[off..off + z.size as usize]),
+                            "zone {z:?} byte {byte} bit {bit}"
+                        );
                     }
                 }
                 if byte < 4 && !matches!(z.kind, ZoneKind::Ftrace(_)) {
@@ -190,7 +275,8 @@ fn arbitrary_images_never_panic() {
         }
         // Plant a valid signature with random start/size in every zone.
         for z in LAYOUT.zones().unwrap() {
-            img[z.offset as usize..z.offset as usize + 4].copy_from_slice(&PERSISTENT_RAM_SIG.to_le_bytes());
+            img[z.offset as usize..z.offset as usize + 4]
+                .copy_from_slice(&PERSISTENT_RAM_SIG.to_le_bytes());
         }
         let r = parse_region(&img, &LAYOUT).unwrap();
         for z in &r.zones {
