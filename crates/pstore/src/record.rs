@@ -178,6 +178,41 @@ mod tests {
     }
 
     #[test]
+    fn flipped_bits_in_header_and_trailer_keep_the_body() {
+        let raw = b"Panic#1 Part1\n<0>[    2.785117] Kernel panic - not syncing: sysrq\n<0>[    2.793656] Kernel Offset: 0x1da00000\n\nECC: No errors detected\n".to_vec();
+        let positions: Vec<usize> = (0..20).chain(raw.len() - 30..raw.len()).collect();
+        for &i in &positions {
+            for bit in 0..8 {
+                let mut m = raw.clone();
+                m[i] ^= 1 << bit;
+                for name in [
+                    "dmesg-ramoops-0",
+                    "dmesg-efi-170000000001001",
+                    "dmesg-ramoops-0.enc.z",
+                ] {
+                    let r = Record::new(name, m.clone(), None);
+                    let d = r.decode_with_cap(1 << 16);
+                    if !name.ends_with(".enc.z") {
+                        // Only the recognised header and ECC notice are
+                        // removed; every other byte is kept, in place.
+                        assert!(
+                            m.windows(d.text.len()).any(|w| w == d.text.as_slice()),
+                            "{i}/{bit}"
+                        );
+                        assert!(d.text.len() + 14 + 25 >= m.len(), "{i}/{bit}");
+                    } else {
+                        assert!(d.flags.compressed_undecodable);
+                        assert!(d.text.len() + 25 >= m.len());
+                    }
+                    let c = crate::reassemble(&[r]);
+                    assert_eq!(c.crashes.len(), 1);
+                    assert!(!c.crashes[0].dmesg.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn efi_time_from_id_and_zero_mtime() {
         let id = crate::name::EfiId::encode(1_700_000_000, 1, 1);
         let r = Record::new(
