@@ -180,9 +180,15 @@ impl Layout {
                     .and_then(|o| usize::try_from(o).ok())
                     .and_then(|o| o.checked_sub(page_struct))
             };
-            let lru = info.offset("page.lru").and_then(|o| usize::try_from(o).ok());
-            let lru_next = info.offset("list_head.next").and_then(|o| usize::try_from(o).ok());
-            let lru_prev = info.offset("list_head.prev").and_then(|o| usize::try_from(o).ok());
+            let lru = info
+                .offset("page.lru")
+                .and_then(|o| usize::try_from(o).ok());
+            let lru_next = info
+                .offset("list_head.next")
+                .and_then(|o| usize::try_from(o).ok());
+            let lru_prev = info
+                .offset("list_head.prev")
+                .and_then(|o| usize::try_from(o).ok());
             let old = !at_least(4, 4);
             let narrow = if at_least(4, 16) {
                 Width::U8

@@ -29,8 +29,7 @@ pub(crate) struct MapRun {
 impl MapRun {
     /// Virtual address of the `struct page` of `pfn`.
     pub(crate) fn page_va(&self, pfn: u64, page_struct: usize) -> u64 {
-        self.base
-            .wrapping_add(pfn.wrapping_mul(page_struct as u64))
+        self.base.wrapping_add(pfn.wrapping_mul(page_struct as u64))
     }
 }
 
@@ -201,7 +200,9 @@ fn walk_sections(
     let mut nr_done = 0u64;
     while nr_done < nr {
         let root_idx = nr_done / sp.per_root;
-        let in_root = nr.saturating_sub(nr_done).min(sp.per_root - nr_done % sp.per_root);
+        let in_root = nr
+            .saturating_sub(nr_done)
+            .min(sp.per_root - nr_done % sp.per_root);
         let root = if sp.extreme {
             // A root that cannot be read or is not a kernel address holds
             // no present section (as makedumpfile's nr_to_section).
@@ -215,7 +216,11 @@ fn walk_sections(
         if let Some(root) = root {
             for k in 0..in_root {
                 let sec_nr = nr_done + k;
-                let idx = if sp.extreme { sec_nr % sp.per_root } else { sec_nr };
+                let idx = if sp.extreme {
+                    sec_nr % sp.per_root
+                } else {
+                    sec_nr
+                };
                 let addr = root.wrapping_add(idx.wrapping_mul(sp.section_size as u64));
                 if kmem.read_virt(addr, &mut sec_buf).is_err() {
                     continue;

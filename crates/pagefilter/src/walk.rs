@@ -229,9 +229,9 @@ impl<'a> PageFilter<'a> {
         {
             *range_idx += 1;
         }
-        if !ranges
+        if ranges
             .get(*range_idx)
-            .is_some_and(|r| r.start / page_size <= pfn)
+            .is_none_or(|r| r.start / page_size > pfn)
         {
             stats.holes += 1;
             return false;

@@ -8,9 +8,9 @@
 pub fn is_zero_page(page: &[u8]) -> bool {
     let mut blocks = page.chunks_exact(64);
     for block in &mut blocks {
-        let acc = block
-            .chunks_exact(8)
-            .fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])));
+        let acc = block.chunks_exact(8).fold(0u64, |acc, w| {
+            acc | u64::from_ne_bytes(w.try_into().unwrap_or([1; 8]))
+        });
         if acc != 0 {
             return false;
         }
