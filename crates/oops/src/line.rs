@@ -280,6 +280,10 @@ const MONTHS: [&str; 12] = [
 /// a kernel line. `Some(None)`: a line from another program.
 fn strip_syslog(s: &str) -> Option<Option<&str>> {
     let b = s.as_bytes();
+    // `journalctl -k -o cat`-like "kernel: msg" with nothing in front.
+    if let Some(rest) = s.strip_prefix("kernel: ") {
+        return Some(Some(rest));
+    }
     // Date: "Apr  1 07:07:51" or ISO "2024-04-01T07:07:51.123+00:00" or
     // "2024-04-01 07:07:51".
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
