@@ -21,7 +21,7 @@ const MAX_OVERLAP_LINES: usize = 256;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CrashFlags {
     /// Some part is still compressed in an algorithm we cannot decode; its
-    /// raw bytes are in `dmesg`.
+    /// raw bytes are in `Crash::undecoded`.
     pub compressed_undecodable: bool,
     /// A compressed part ended early.
     pub truncated_stream: bool,
@@ -74,6 +74,9 @@ pub struct Crash {
     pub missing_parts: Vec<u32>,
     /// Source file names in reading order (oldest text first).
     pub records: Vec<String>,
+    /// Parts still compressed in a format we cannot decode, raw (their
+    /// part numbers count as present; their bytes are not in `dmesg`).
+    pub undecoded: Vec<Attachment>,
     /// Console, pmsg, ftrace, ... records of the same boot.
     pub attached: Vec<Attachment>,
     /// What is wrong with it.
@@ -147,14 +150,53 @@ pub fn reassemble_with_cap(records: &[Record], cap: usize) -> Collection {
     }
 }
 
+impl Part<'_> {
+    fn backend(&self) -> Option<&Backend> {
+        self.rec.name.as_ref().map(|n| &n.backend)
+    }
+
+    /// Part number from the header, else from the efi record id (an
+    /// undecodable efi part still knows its place).
+    fn number(&self) -> Option<u32> {
+        let efi = || self.rec.name.as_ref()?.efi_id().map(|e| e.part);
+        self.dec.header.as_ref().map(|h| h.part).or_else(efi)
+    }
+
+    fn count(&self) -> Option<i64> {
+        let efi = || self.rec.name.as_ref()?.efi_id().map(|e| i64::from(e.count));
+        self.dec.header.as_ref().map(|h| h.count).or_else(efi)
+    }
+
+    fn reason(&self) -> Option<&Reason> {
+        self.dec.header.as_ref().map(|h| &h.reason)
+    }
+
+    fn belongs_to(&self, g: &[Part<'_>]) -> bool {
+        let (Some(n), Some(count)) = (self.number(), self.count()) else {
+            return false;
+        };
+        let first = &g[0];
+        let reason_ok = match (first.reason(), self.reason()) {
+            (Some(a), Some(b)) => a == b,
+            // Only efi parts get here without a header (number from the id).
+            _ => true,
+        };
+        first.backend() == self.backend()
+            && first.count() == Some(count)
+            && reason_ok
+            && g.iter().all(|q| q.number() != Some(n))
+            && g.iter().any(|q| close_in_time(q.rec.time, self.rec.time))
+    }
+}
+
 fn group(mut parts: Vec<Part<'_>>) -> Vec<Vec<Part<'_>>> {
     parts.sort_by(|a, b| {
         let key = |p: &Part| {
             (
-                p.rec.name.as_ref().map(|n| n.backend.clone()),
-                p.dec.header.as_ref().map(|h| (h.reason.clone(), h.count)),
+                p.backend().cloned(),
+                p.count(),
                 p.rec.time,
-                p.dec.header.as_ref().map(|h| h.part),
+                p.number(),
                 p.rec.file_name.clone(),
             )
         };
@@ -162,22 +204,7 @@ fn group(mut parts: Vec<Part<'_>>) -> Vec<Vec<Part<'_>>> {
     });
     let mut groups: Vec<Vec<Part>> = Vec::new();
     for p in parts {
-        let slot = p.dec.header.as_ref().and_then(|h| {
-            groups.iter().position(|g| {
-                let first = &g[0];
-                let Some(fh) = first.dec.header.as_ref() else {
-                    return false;
-                };
-                first.rec.name.as_ref().map(|n| &n.backend)
-                    == p.rec.name.as_ref().map(|n| &n.backend)
-                    && fh.reason == h.reason
-                    && fh.count == h.count
-                    && g.iter()
-                        .all(|q| q.dec.header.as_ref().map(|x| x.part) != Some(h.part))
-                    && g.iter().any(|q| close_in_time(q.rec.time, p.rec.time))
-            })
-        });
-        match slot {
+        match groups.iter().position(|g| p.belongs_to(g)) {
             Some(i) => groups[i].push(p),
             None => groups.push(vec![p]),
         }
@@ -195,19 +222,28 @@ fn close_in_time(a: Option<RecordTime>, b: Option<RecordTime>) -> bool {
 
 fn build(mut parts: Vec<Part<'_>>) -> Crash {
     // Highest part (oldest text) first.
-    parts.sort_by_key(|p| std::cmp::Reverse(p.dec.header.as_ref().map(|h| h.part)));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.number()));
     let first_header = parts.iter().find_map(|p| p.dec.header.clone());
     let mut flags = CrashFlags::default();
     let mut dmesg: Vec<u8> = Vec::new();
     let mut records = Vec::new();
     let mut nums = Vec::new();
+    let mut undecoded = Vec::new();
     for p in &parts {
         flags.absorb(&p.dec.flags);
         records.push(p.rec.file_name.clone());
-        if let Some(h) = &p.dec.header {
-            nums.push(h.part);
+        nums.extend(p.number());
+        if p.dec.flags.compressed_undecodable {
+            // Compressed bytes are not text: keep them aside, raw.
+            undecoded.push(Attachment {
+                rtype: RecordType::Dmesg,
+                file_name: p.rec.file_name.clone(),
+                data: p.dec.text.clone(),
+                flags: p.dec.flags,
+            });
+        } else {
+            append_part(&mut dmesg, &p.dec.text);
         }
-        append_part(&mut dmesg, &p.dec.text);
     }
     nums.sort_unstable();
     let missing_parts = missing(&nums);
@@ -229,6 +265,7 @@ fn build(mut parts: Vec<Part<'_>>) -> Crash {
         parts: nums,
         missing_parts,
         records,
+        undecoded,
         attached: Vec::new(),
         flags,
     }
@@ -379,6 +416,27 @@ mod tests {
             (only_console.crashes.len(), only_console.unattached.len()),
             (0, 2)
         );
+    }
+
+    #[test]
+    fn undecodable_efi_part_keeps_its_place() {
+        let id = EfiId::encode(1000, 2, 1);
+        let mut recs = vec![
+            efi(1, 1, 1000, "<0>[ 3.0] c\n"),
+            efi(3, 1, 1000, "<6>[ 1.0] a\n"),
+        ];
+        recs.push(Record::new(
+            &format!("dmesg-efi_pstore-{id}.enc.z"),
+            b"\x04\x22 lz4".to_vec(),
+            None,
+        ));
+        let c = reassemble(&recs);
+        assert_eq!(c.crashes.len(), 1);
+        let k = &c.crashes[0];
+        assert_eq!(k.parts, vec![1, 2, 3]);
+        assert!(k.missing_parts.is_empty() && k.flags.compressed_undecodable);
+        assert_eq!(k.dmesg_lossy(), "<6>[ 1.0] a\n<0>[ 3.0] c\n");
+        assert_eq!(k.undecoded[0].data, b"\x04\x22 lz4");
     }
 
     #[test]
