@@ -195,6 +195,17 @@ pub(crate) fn detect(t: &str) -> Option<Header> {
             Source::None,
         ));
     }
+    // Follows the general protection fault line of KASAN kernels; alone
+    // when a report was trimmed to it.
+    if t.starts_with("KASAN: null-ptr-deref in range")
+        || t.starts_with("KASAN: maybe wild-memory-access in range")
+    {
+        return Some(Header::new(
+            Kind::GeneralProtection,
+            "general protection fault",
+            Source::Pc,
+        ));
+    }
     if t.starts_with("kernel stack overflow (") {
         return Some(Header::new(Kind::Oops, "kernel stack overflow", Source::Pc));
     }

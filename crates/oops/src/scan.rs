@@ -201,6 +201,7 @@ impl Analyzer {
                             h.kind,
                             Kind::PageFault
                                 | Kind::NullPointer
+                                | Kind::GeneralProtection
                                 | Kind::Kasan
                                 | Kind::Kmsan
                                 | Kind::Kfence
