@@ -643,7 +643,19 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
         "alloc_page",
         "get_free_page",
     ];
+    // vsprintf internals, matched exactly (their names are common words).
+    const EXACT: [&str; 8] = [
+        "string",
+        "pointer",
+        "number",
+        "vsnprintf",
+        "vscnprintf",
+        "snprintf",
+        "scnprintf",
+        "sprintf",
+    ];
     hit(GENERIC_PREFIXES)
+        || EXACT.contains(&f)
         || ALLOC_WORDS.iter().any(|w| f.contains(w))
         || match set {
             SkipSet::Generic => false,

@@ -195,7 +195,7 @@ impl Analyzer {
                 // the details that follow belong to one report.
                 // KASAN/KMSAN print one header per inlined frame; the first
                 // names the report.
-                if let Some(b) = self.open.as_ref() {
+                if let Some(b) = self.open.as_mut() {
                     if b.h.kind == h.kind
                         && matches!(
                             h.kind,
@@ -205,12 +205,21 @@ impl Analyzer {
                                 | Kind::Kasan
                                 | Kind::Kmsan
                                 | Kind::Kfence
+                                | Kind::Ubsan
                                 | Kind::Warning
                         )
                         && b.body <= 3
                         && b.report.pc.is_none()
                         && b.report.frames.is_empty()
                     {
+                        // The chain goes outward: a later line may name the
+                        // first meaningful function.
+                        let generic = |f: &Option<String>| {
+                            f.as_deref().is_none_or(|f| is_generic(f, b.h.skip))
+                        };
+                        if generic(&b.h.func) && !generic(&h.func) {
+                            b.h.func = h.func;
+                        }
                         return;
                     }
                 }
@@ -338,7 +347,9 @@ fn is_trace_filler(t: &str) -> bool {
             | "<EOE>"
             | "<SOFTIRQ>"
             | "</SOFTIRQ>"
-    ) || t.starts_with("--- interrupt:")
+    ) || t == "[..]"
+        || t == "..."
+        || t.starts_with("--- interrupt:")
         || t.starts_with("Exception stack")
         || t.starts_with("Code:")
         || t.starts_with("RIP:")
