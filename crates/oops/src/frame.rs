@@ -318,6 +318,9 @@ const GENERIC_PREFIXES: &[&str] = &[
     "lockdep",
     "lock_acquire",
     "local_lock",
+    "check_preemption_disabled",
+    "debug_smp_processor_id",
+    "__this_cpu_preempt_check",
     // page allocator freeing checks (Bad page state reports)
     "bad_page",
     "check_free_page",
