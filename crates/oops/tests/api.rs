@@ -127,3 +127,49 @@ fn no_crash_gives_no_title() {
     let log = "[    0.000000] Linux version 6.1.0 (gcc) #1 SMP\n[    1.0] Out of memory: Killed process 1 (a)\n";
     assert_eq!(oops::analyze(log.as_bytes()).title(), None);
 }
+
+#[test]
+fn interleaved_tasks_are_told_apart_by_caller_tags() {
+    let log = "\
+[   10.000001][ T1234] BUG: kernel NULL pointer dereference, address: 0000000000000000
+[   10.000002][ T1234] Oops: 0000 [#1] PREEMPT SMP
+[   10.000003][   T99] usb 1-1: new high-speed USB device number 2 using xhci_hcd
+[   10.000004][ T1234] RIP: 0010:mine_fault+0x10/0x20
+[   10.000005][ T1234] Call Trace:
+[   10.000006][   T99]  other_task_frame+0x1/0x2
+[   10.000007][ T1234]  mine_caller+0x30/0x40
+[   10.000008][   T99]  other_task_caller+0x1/0x2
+[   10.000009][ T1234]  mine_syscall+0x50/0x60
+";
+    let a = oops::analyze(log.as_bytes());
+    let r = a.primary().unwrap();
+    assert_eq!(
+        r.title,
+        "BUG: unable to handle kernel NULL pointer dereference in mine_fault"
+    );
+    let names: Vec<&str> = r.frames.iter().map(|f| f.function.as_str()).collect();
+    assert_eq!(names, ["mine_caller", "mine_syscall"]);
+}
+
+#[test]
+fn warning_then_panic_on_warn_names_the_warning() {
+    let log = "\
+------------[ cut here ]------------
+WARNING: CPU: 0 PID: 1 at drivers/foo/foo.c:42 foo_probe+0x10/0x20 [foo]
+Kernel panic - not syncing: panic_on_warn set ...
+CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.6.0 #1
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x40/0x60
+ panic+0x100/0x300
+ __warn+0x80/0x120
+ foo_probe+0x10/0x20 [foo]
+ platform_probe+0x40/0x90
+ </TASK>
+";
+    let a = oops::analyze(log.as_bytes());
+    assert_eq!(a.reports.len(), 1);
+    let r = &a.reports[0];
+    assert_eq!(r.title, "WARNING in foo_probe");
+    assert_eq!(r.panic.as_deref(), Some("panic_on_warn set"));
+}
