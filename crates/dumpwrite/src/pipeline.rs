@@ -1,0 +1,232 @@
+//! The ordered parallel pipeline of the second pass.
+//!
+//! The page-frame space is cut into fixed batches of `batch_pfns` frames.
+//! Worker threads take a free batch buffer from a fixed pool, claim the next
+//! batch number, read and compress its selected pages into the buffer and
+//! send it to the writer (the calling thread), which emits batches strictly
+//! in order and returns each buffer to the pool. Memory is bounded by the
+//! pool: `pool_size × batch_pfns × page_size` bytes of output buffers, plus
+//! one page buffer and one compressor per worker. Nothing is allocated per
+//! page. A batch number is only claimed by a worker that already holds a
+//! buffer, so the batch the writer waits for is always being worked on.
+
+use crate::bitmap::Bitmap;
+use crate::compress::{Compression, PageCompressor};
+use crate::error::WriteError;
+use crate::select::is_zero_page;
+use crate::source::read_page;
+use dumpfile::{PhysicalMemory, ReadError};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
+
+/// How one selected page came out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PageKind {
+    /// Bytes `[start, start + len)` of the batch data; `compressed` tells
+    /// whether they are compressed or the raw page.
+    Data {
+        start: u32,
+        len: u32,
+        compressed: bool,
+    },
+    /// All zeros (only when zero detection is on).
+    Zero,
+    /// The source could not be read.
+    Unreadable(ReadError),
+}
+
+/// One selected page of a batch.
+#[derive(Clone, Debug)]
+pub(crate) struct PageOut {
+    pub pfn: u64,
+    pub kind: PageKind,
+}
+
+/// A batch buffer; reused across batches.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub seq: u64,
+    pub pages: Vec<PageOut>,
+    pub data: Vec<u8>,
+}
+
+/// Pipeline settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub threads: usize,
+    pub batch_pfns: u64,
+    pub pool: usize,
+    pub compression: Compression,
+    pub detect_zero: bool,
+}
+
+impl Config {
+    /// Batches of 256 frames (1 MiB of 4 KiB pages) and two buffers per
+    /// worker, capped so output buffers stay under 32 MiB.
+    pub(crate) fn new(threads: usize, compression: Compression, detect_zero: bool) -> Config {
+        let threads = threads.clamp(1, 256);
+        Config {
+            threads,
+            batch_pfns: 256,
+            pool: (2 * threads + 2).min(32),
+            compression,
+            detect_zero,
+        }
+    }
+}
+
+struct Pool {
+    free: Mutex<Vec<Batch>>,
+    ready: Condvar,
+    stop: AtomicBool,
+}
+
+impl Pool {
+    fn take(&self) -> Option<Batch> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some(b) = free.pop() {
+                return Some(b);
+            }
+            free = self.ready.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn put(&self, b: Batch) {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).push(b);
+        self.ready.notify_one();
+    }
+
+    fn halt(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _guard = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        self.ready.notify_all();
+    }
+}
+
+/// Run the pipeline over the set bits of `select`, calling `emit` for every
+/// batch in pfn order (on the calling thread).
+pub(crate) fn run(
+    mem: &dyn PhysicalMemory,
+    select: &Bitmap,
+    cfg: Config,
+    emit: &mut dyn FnMut(&Batch) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
+    let ps = mem.page_size() as usize;
+    let total = select.len().div_ceil(cfg.batch_pfns);
+    let cap = cfg.batch_pfns as usize * ps;
+    let pool = Pool {
+        free: Mutex::new(
+            (0..cfg.pool)
+                .map(|_| Batch {
+                    seq: 0,
+                    pages: Vec::with_capacity(cfg.batch_pfns as usize),
+                    data: Vec::with_capacity(cap),
+                })
+                .collect(),
+        ),
+        ready: Condvar::new(),
+        stop: AtomicBool::new(false),
+    };
+    let next = AtomicU64::new(0);
+    let (tx, rx) = mpsc::channel::<Result<Batch, WriteError>>();
+
+    std::thread::scope(|s| {
+        for _ in 0..cfg.threads {
+            let tx = tx.clone();
+            let (pool, next) = (&pool, &next);
+            s.spawn(move || {
+                let mut comp = match PageCompressor::new(cfg.compression, ps) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut page = vec![0u8; ps];
+                while let Some(mut b) = pool.take() {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= total {
+                        pool.put(b);
+                        return;
+                    }
+                    fill(mem, select, &cfg, seq, &mut b, &mut page, &mut comp);
+                    if tx.send(Ok(b)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        let result = (|| {
+            let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
+            let mut expected = 0u64;
+            while expected < total {
+                let b = rx
+                    .recv()
+                    .map_err(|_| WriteError::Internal("compression workers stopped".into()))??;
+                pending.insert(b.seq, b);
+                while let Some(b) = pending.remove(&expected) {
+                    let r = emit(&b);
+                    pool.put(b);
+                    r?;
+                    expected += 1;
+                }
+            }
+            Ok(())
+        })();
+        // Wake and stop the workers whatever happened; on error they may be
+        // waiting for buffers the writer will never return.
+        pool.halt();
+        drop(rx);
+        result
+    })
+}
+
+fn fill(
+    mem: &dyn PhysicalMemory,
+    select: &Bitmap,
+    cfg: &Config,
+    seq: u64,
+    b: &mut Batch,
+    page: &mut [u8],
+    comp: &mut PageCompressor,
+) {
+    b.seq = seq;
+    b.pages.clear();
+    b.data.clear();
+    let start = seq * cfg.batch_pfns;
+    for pfn in select.ones(start, start + cfg.batch_pfns) {
+        let kind = match read_page(mem, pfn, page) {
+            Err(e) => PageKind::Unreadable(e),
+            Ok(()) if cfg.detect_zero && is_zero_page(page) => PageKind::Zero,
+            Ok(()) => {
+                let at = b.data.len() as u32;
+                match comp.compress(page) {
+                    Some(c) => {
+                        b.data.extend_from_slice(c);
+                        PageKind::Data {
+                            start: at,
+                            len: c.len() as u32,
+                            compressed: true,
+                        }
+                    }
+                    None => {
+                        b.data.extend_from_slice(page);
+                        PageKind::Data {
+                            start: at,
+                            len: page.len() as u32,
+                            compressed: false,
+                        }
+                    }
+                }
+            }
+        };
+        b.pages.push(PageOut { pfn, kind });
+    }
+}
