@@ -14,7 +14,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 cat "$vmcore" >/dev/null   # warm the page cache: measure the tools, not the disk
 
 # makedumpfile refuses to overwrite its output file: remove it before each run.
-hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$tmp/h.json" \
+hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$tmp/h.json" \
   -n makedumpfile --prepare "rm -f $tmp/mdf.txt" "makedumpfile --dump-dmesg $vmcore $tmp/mdf.txt" \
   -n panicdump --prepare true "$pd dmesg $vmcore -o $tmp/pd.txt" >/dev/null
 
