@@ -2,7 +2,7 @@
 //! (dumpfile → addrxlat → kmsg, kallsyms).
 
 use anyhow::{Context, Result};
-use dumpfile::Dump;
+use dumpfile::{Dump, Utsname};
 use std::path::Path;
 
 /// Open a dump file, with the path in every error.
@@ -36,21 +36,6 @@ pub fn kallsyms(kmem: &addrxlat::KernelMemory<'_>) -> Result<kallsyms::Kallsyms,
     })
 }
 
-/// `struct new_utsname` of the dumped kernel (`init_uts_ns.name`).
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Utsname {
-    /// `uname -s`.
-    pub sysname: String,
-    /// `uname -n` (host name).
-    pub nodename: String,
-    /// `uname -r`.
-    pub release: String,
-    /// `uname -v` (build number and date).
-    pub version: String,
-    /// `uname -m`.
-    pub machine: String,
-}
-
 /// Read `init_uts_ns.name` through VMCOREINFO.
 pub fn utsname(kmem: &addrxlat::KernelMemory<'_>) -> Option<Utsname> {
     let base = kmem.symbol("init_uts_ns").ok()? + kmem.info().offset("uts_namespace.name")?;
@@ -67,5 +52,6 @@ pub fn utsname(kmem: &addrxlat::KernelMemory<'_>) -> Option<Utsname> {
         release: field(2),
         version: field(3),
         machine: field(4),
+        domainname: field(5),
     })
 }

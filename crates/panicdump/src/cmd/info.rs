@@ -1,6 +1,7 @@
 //! `panicdump info`: what a dump is and what it says about the crash.
 
-use crate::kernel::{self, Utsname};
+use crate::kernel;
+use dumpfile::Utsname;
 use anyhow::Result;
 use dumpfile::{CpuState, Dump, PageCounts};
 use serde::Serialize;
