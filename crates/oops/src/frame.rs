@@ -433,6 +433,8 @@ const GENERIC_PREFIXES: &[&str] = &[
     "copy_user_",
     "rep_movs",
     "copyin",
+    "clear_user",
+    "__clear_user",
     "copyout",
     // entry and interrupt plumbing
     "entry_SYSCALL",

@@ -284,6 +284,12 @@ fn die(t: &str) -> Option<Header> {
     }
     let mut s = &t[..hash];
     s = s.strip_prefix("Internal error: ").unwrap_or(s);
+    // sparc/mips: "comm(pid): Oops [#1]".
+    if let Some(i) = s.find("): ") {
+        if i < 40 {
+            s = &s[i + 3..];
+        }
+    }
     if let Some(r) = s.strip_prefix("Oops: ") {
         if !r.starts_with(|c: char| c.is_ascii_hexdigit()) || r.starts_with("general") {
             s = r;

@@ -52,6 +52,8 @@ struct Builder {
     arm_caller: Option<Frame>,
     /// The previous line ended with "at:"; the lock site is on this one.
     at_wrapped: bool,
+    /// Caller register (LR/ra) as a symbol.
+    lr: Option<Frame>,
 }
 
 impl Analyzer {
@@ -294,6 +296,7 @@ impl Analyzer {
             ended: false,
             arm_caller: None,
             at_wrapped: false,
+            lr: None,
         });
     }
 
@@ -409,9 +412,28 @@ fn pc_symbol(t: &str) -> Option<Option<Frame>> {
         .or_else(|| t.strip_prefix("epc : "))
         .or_else(|| t.strip_prefix("epc   : "))
         .or_else(|| t.strip_prefix("NIP ["))
-        .or_else(|| t.strip_prefix("NIP: "))?;
-    // "0010:foo+0x1/0x2 [mod]", "0010:[<ffff…>]  [<ffff…>] foo+0x1/0x2",
-    // "[<ffff…>] foo+0x1/0x2", "c000000000123456] foo+0x1/0x2".
+        .or_else(|| t.strip_prefix("NIP: "))
+        .or_else(|| t.strip_prefix("TPC: "))?;
+    Some(symbol_in(rest))
+}
+
+/// The caller register (ARM `LR is at`/`lr :`, riscv `ra :`, powerpc
+/// `LR [..]`, sparc `RPC:`): names the function when the PC is useless
+/// (a call through a NULL pointer) or generic (memcpy).
+fn lr_symbol(t: &str) -> Option<Option<Frame>> {
+    let rest = t
+        .strip_prefix("LR is at ")
+        .or_else(|| t.strip_prefix("lr : "))
+        .or_else(|| t.strip_prefix("ra : "))
+        .or_else(|| t.strip_prefix("LR ["))
+        .or_else(|| t.strip_prefix("RPC: "))?;
+    Some(symbol_in(rest))
+}
+
+/// First symbol in "0010:foo+0x1/0x2 [mod]", "0010:[<ffff…>]  [<ffff…>]
+/// foo+0x1/0x2", "[<ffff…>] foo+0x1/0x2", "c000000000123456] foo+0x1/0x2",
+/// "<foo+0x1/0x2>".
+fn symbol_in(rest: &str) -> Option<Frame> {
     let rest = rest
         .split_once(':')
         .filter(|(seg, _)| seg.len() == 4 && seg.bytes().all(|c| c.is_ascii_hexdigit()))
@@ -419,11 +441,12 @@ fn pc_symbol(t: &str) -> Option<Option<Frame>> {
     let words: Vec<&str> = rest.split_whitespace().take(6).collect();
     for (i, w) in words.iter().enumerate() {
         if w.contains('+') {
+            let w = w.trim_start_matches('<').trim_end_matches('>');
             let after = words.get(i + 1).copied().unwrap_or("");
-            return Some(crate::frame::parse_symbol(w, after));
+            return crate::frame::parse_symbol(w, after);
         }
     }
-    Some(None)
+    None
 }
 
 impl Builder {
@@ -446,6 +469,12 @@ impl Builder {
             if !self.regs_done {
                 let (name, value) = t.split_once(':').unwrap_or((t, ""));
                 self.push_reg(name.trim(), value.trim());
+            }
+            return;
+        }
+        if let Some(lr) = lr_symbol(t) {
+            if self.lr.is_none() {
+                self.lr = lr;
             }
             return;
         }
@@ -664,6 +693,9 @@ impl Builder {
             }
             Source::Pc => {
                 if let Some(f) = &r.pc {
+                    cands.push((f.function.clone(), true));
+                }
+                if let Some(f) = &self.lr {
                     cands.push((f.function.clone(), true));
                 }
             }
