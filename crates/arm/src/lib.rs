@@ -1,1 +1,27 @@
-//! arm (being written).
+//! Arming a machine for kernel crashes.
+//!
+//! - [`kexec`]: `kexec_file_load(2)` of the capture kernel, errno mapped to
+//!   [`KexecError`] with the likely cause;
+//! - [`cmdline`]: the capture kernel's command line derived from the running one;
+//! - [`root`]: every system path resolved under a root (a fake tree in tests);
+//! - [`state`]: crashkernel, pstore and sysctl state read from /sys and /proc;
+//! - [`ramoops`]: ramoops zone sizes for a reserved region;
+//! - [`plan`]: the [`Action`] list `panicdump arm` executes or prints (`--dry-run`);
+//! - [`estimate`]: a `crashkernel=` recommendation with its breakdown;
+//! - [`status`]: armed or not, and why.
+
+pub mod action;
+pub mod cmdline;
+pub mod error;
+pub mod estimate;
+pub mod kexec;
+pub mod plan;
+pub mod ramoops;
+pub mod root;
+pub mod state;
+pub mod status;
+
+pub use action::Action;
+pub use error::{ArmError, Result};
+pub use kexec::KexecError;
+pub use root::Root;

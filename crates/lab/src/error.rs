@@ -116,3 +116,16 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
+
+/// Archive and module errors of the shared initramfs code keep the lab's
+/// own variants, so callers matching on [`LabError`] see no difference.
+impl From<initramfs::Error> for LabError {
+    fn from(e: initramfs::Error) -> Self {
+        match e {
+            initramfs::Error::Cpio(m) => LabError::Cpio(m),
+            initramfs::Error::Modules { path, msg } => LabError::Modules { path, msg },
+            initramfs::Error::Io { op, path, source } => LabError::Io { op, path, source },
+            initramfs::Error::Spec(m) => LabError::Param(m),
+        }
+    }
+}
