@@ -30,23 +30,31 @@ pub struct Line {
 pub fn clean(raw: &[u8]) -> Line {
     let mut damaged = raw.len() > MAX_LINE;
     let raw = &raw[..raw.len().min(MAX_LINE)];
-    let mut text = String::with_capacity(raw.len());
-    for chunk in raw.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c == '\t' || c == '\r' {
-                text.push(' ');
-            } else if c.is_control() {
+    // Fast path: printable ASCII (almost every kernel line) is copied as is.
+    let plain = raw.iter().all(|&b| (0x20..0x7f).contains(&b));
+    let text = if plain {
+        // All bytes are ASCII, so this cannot fail.
+        String::from_utf8(raw.to_vec()).unwrap_or_default()
+    } else {
+        let mut text = String::with_capacity(raw.len());
+        for chunk in raw.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c == '\t' || c == '\r' {
+                    text.push(' ');
+                } else if c.is_control() {
+                    damaged = true;
+                    text.push(' ');
+                } else {
+                    text.push(c);
+                }
+            }
+            if !chunk.invalid().is_empty() {
                 damaged = true;
-                text.push(' ');
-            } else {
-                text.push(c);
+                text.push('\u{FFFD}');
             }
         }
-        if !chunk.invalid().is_empty() {
-            damaged = true;
-            text.push('\u{FFFD}');
-        }
-    }
+        text
+    };
     let mut caller = None;
     let mut foreign = false;
     let mut s: &str = &text;
