@@ -490,3 +490,18 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     out.push(b'\n');
     Ok(out)
 }
+
+/// Read a bundle back: the members (full names, contents) of a `.tar.gz`
+/// written by [`Bundle::write`]. For tests, servers and checks; holds the
+/// whole archive in memory.
+pub fn read_tar_gz(gz: &[u8]) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    crate::tar::read_members(&gunzip(gz)?)
+}
+
+/// Decompress a `.tar.gz` to its raw tar bytes (headers included), so a
+/// test can scan every byte that would leave the machine.
+pub fn gunzip(gz: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut tar = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut tar)?;
+    Ok(tar)
+}

@@ -32,7 +32,7 @@ mod sysinfo;
 pub mod tar;
 pub mod time;
 
-pub use bundle::{Bundle, BundleOptions, Manifest};
+pub use bundle::{read_tar_gz, Bundle, BundleOptions, Manifest};
 pub use error::{Error, Result};
 pub use record::{
     DumpMode, Entry, NewRecord, Record, RecordMeta, Source, SourceKind, Store, StoredFile, Written,
