@@ -197,10 +197,16 @@ impl Layout {
             };
             let order_off = folio("folio._folio_order")
                 .or_else(|| info.offset("page.compound_order").map(|o| o as usize))
-                .or_else(|| old.then(|| lru.zip(lru_prev).map(|(a, b)| a + b)).flatten());
+                .or_else(|| {
+                    old.then(|| lru.zip(lru_prev).and_then(|(a, b)| a.checked_add(b)))
+                        .flatten()
+                });
             let dtor_off = folio("folio._folio_dtor")
                 .or_else(|| info.offset("page.compound_dtor").map(|o| o as usize))
-                .or_else(|| old.then(|| lru.zip(lru_next).map(|(a, b)| a + b)).flatten());
+                .or_else(|| {
+                    old.then(|| lru.zip(lru_next).and_then(|(a, b)| a.checked_add(b)))
+                        .flatten()
+                });
             let dtor_width = if old { Width::U64 } else { narrow };
             Compound::Fields {
                 order: order_off.map(|o| (o, narrow)),

@@ -139,7 +139,7 @@ fn sparse_params(kmem: &KernelMemory<'_>, page_struct: usize) -> Result<Sparse, 
         ));
     }
     let map_off = info.offset("mem_section.section_mem_map").unwrap_or(0);
-    if map_off + 8 > section_size {
+    if map_off.checked_add(8).is_none_or(|e| e > section_size) {
         return Err(bad(
             "OFFSET(mem_section.section_mem_map)",
             map_off as i64,
