@@ -114,10 +114,21 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
     if let Some(inner) = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
         s = inner;
     }
-    // Leading `?` and address tokens, in any order (old x86: `[<…>] ? foo`).
+    // Leading `?`, address tokens and (old x86) context markers, in any
+    // order: `<IRQ>  [<…>] ? foo`, `[] ? foo` (addresses hidden).
     loop {
         if let Some(r) = s.strip_prefix("? ") {
             reliable = false;
+            s = r.trim_start();
+            continue;
+        }
+        if let Some(r) = [
+            "<NMI>", "<IRQ>", "<EOI>", "<EOE>", "<#MC>", "<#DF>", "<TASK>", "[]",
+        ]
+        .iter()
+        .find_map(|m| s.strip_prefix(m))
+        .filter(|r| r.starts_with(' '))
+        {
             s = r.trim_start();
             continue;
         }
@@ -704,6 +715,10 @@ mod tests {
         let f = parse_frame("dump_stack_lvl (lib/dump_stack.c:107 (discriminator 1))").unwrap();
         assert_eq!(f.function, "dump_stack_lvl");
         assert!(parse_frame("Booting from ROM").is_none());
+        let f = parse_frame("<NMI>  [<ffffffff816319e6>] dump_stack+0x19/0x1b").unwrap();
+        assert_eq!(f.function, "dump_stack");
+        let f = parse_frame("<#MC>  [] ? panic+0xd6/0x1d0").unwrap();
+        assert!(!f.reliable);
         let f = parse_frame("inode_lock include/linux/fs.h:758 [inline]").unwrap();
         assert!(f.inline);
         let f = parse_frame("([<0000000000123456>] bar+0x1c/0x30)").unwrap();
