@@ -83,16 +83,23 @@ fn ours(dump: &Dump, level: u32) -> (Vec<bool>, Vec<bool>, Stats, f64) {
     (keep, zero, stats, secs)
 }
 
-fn run_makedumpfile(vmcore: &Path, dir: &Path, level: u32) -> Option<PathBuf> {
+/// Run makedumpfile; the output file and its report (page counters).
+fn run_makedumpfile(vmcore: &Path, dir: &Path, level: u32) -> Option<(PathBuf, String)> {
     let out = dir.join(format!("dump-{level}"));
     let res = Command::new("makedumpfile")
+        .arg("--message-level")
+        .arg("31")
         .arg("-d")
         .arg(level.to_string())
         .arg(vmcore)
         .arg(&out)
         .output();
     match res {
-        Ok(o) if o.status.success() => Some(out),
+        Ok(o) if o.status.success() => {
+            let report = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            Some((out, report))
+        }
         Ok(o) => panic!(
             "makedumpfile -d {level} failed: {}",
             String::from_utf8_lossy(&o.stderr)
@@ -115,7 +122,7 @@ fn kept_pages_equal_makedumpfile() {
     let tmp = TempDir::new();
     let mut failures = Vec::new();
     for level in LEVELS {
-        let Some(out) = run_makedumpfile(vmcore, &tmp.0, level) else {
+        let Some((out, report)) = run_makedumpfile(vmcore, &tmp.0, level) else {
             return;
         };
         let theirs = Dump::open(&out).expect("open makedumpfile output");
@@ -148,6 +155,27 @@ fn kept_pages_equal_makedumpfile() {
             secs,
             serde_json_like(&stats),
         );
+        // makedumpfile's own counters, category by category.
+        assert!(
+            counter(&report, "Free pages").is_some(),
+            "no page counters in makedumpfile's report:\n{report}"
+        );
+        for (label, ours) in [
+            ("Pages filled with zero", stats.zero),
+            ("Non-private cache pages", stats.cache),
+            ("Private cache pages", stats.cache_private),
+            ("User process data pages", stats.user),
+            ("Free pages", stats.free),
+            ("Hwpoison pages", stats.hwpoison),
+            ("Offline pages", stats.offline),
+        ] {
+            if let Some(theirs) = counter(&report, label) {
+                if theirs != ours {
+                    eprintln!("  level {level}: {label}: makedumpfile {theirs}, ours {ours}");
+                    diffs += 1;
+                }
+            }
+        }
         if diffs != 0 {
             failures.push((level, diffs));
         }
@@ -170,4 +198,13 @@ fn serde_json_like(s: &Stats) -> String {
         s.hwpoison,
         s.offline
     )
+}
+
+/// A `label : 0x...` counter from makedumpfile's report.
+fn counter(report: &str, label: &str) -> Option<u64> {
+    report.split(['\r', '\n']).find_map(|line| {
+        let rest = line.trim().strip_prefix(label)?.trim_start();
+        let hex = rest.strip_prefix(':')?.trim().strip_prefix("0x")?;
+        u64::from_str_radix(hex, 16).ok()
+    })
 }
