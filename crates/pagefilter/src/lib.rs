@@ -48,10 +48,21 @@
 //!
 //! # Compared with makedumpfile
 //!
-//! On the lab's Debian 6.1 vmcore the kept set equals makedumpfile 1.7.2's
-//! page for page at levels 1, 2, 4, 8, 16 and 31 (see
-//! `tests/vmcore.rs`). Intended differences, each covered by a unit test
-//! (`src/tests.rs`, named `differs_*`):
+//! On the lab's Debian 6.1 vmcore (1 GiB guest) the kept set equals
+//! makedumpfile 1.7.2's page for page at levels 0, 1, 2, 4, 8, 16 and 31,
+//! and so do its per-category counters (level 31: 129802 free, 18080
+//! cache, 24658 user, 7313 zero, 16619 kept); see `tests/vmcore.rs`. The
+//! whole mem_map walk takes 2–9 ms in release mode.
+//!
+//! Holes follow makedumpfile's (cyclic) 1st bitmap: the frames of a dump
+//! range are `start / page_size .. end / page_size`, so a partial last page
+//! is a hole and a partial first page is RAM. [`Stats::holes`] counts each
+//! frame once; makedumpfile's "Memory Hole" figure subtracts overlapping
+//! `PT_LOAD`s twice (52274 instead of 65634 on that vmcore, whose
+//! kernel-text segment overlaps RAM by 13360 frames).
+//!
+//! Intended differences in what is kept, each covered by a unit test
+//! (`src/tests.rs`, named `differs_*`), none seen on real dumps so far:
 //! - a buddy head whose pfn is not aligned to its order is kept
 //!   (makedumpfile excludes `1 << order` frames from it);
 //! - without `LENGTH(zone.free_area)` buddy orders of 18 and more are kept
