@@ -635,7 +635,9 @@ impl Builder {
                             self.await_at = false;
                         }
                     }
-                } else if !self.at_wrapped {
+                } else if !self.at_wrapped && !t.contains(" held by ") {
+                    // "1 lock held by lvm/1318:" precedes the lock list of
+                    // "is leaving the kernel with locks still held".
                     self.await_at = false;
                 }
             }
