@@ -308,7 +308,7 @@ mod tests {
                 "root=/dev/nvme0n1p2 rw acpi_osi=\"Windows 2015\"",
             ),
             (
-                "init=/lib/systemd/systemd rdinit=/init irqpoll reset_devices quiet quiet numa=on cgroup_disable=hugetlb plymouth.enable=0 cma=64M",
+                "init=/lib/systemd/systemd rdinit=/init nomodule irqpoll reset_devices quiet quiet numa=on cgroup_disable=hugetlb plymouth.enable=0 cma=64M",
                 "",
             ),
         ];

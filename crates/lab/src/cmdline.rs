@@ -63,7 +63,9 @@ pub fn guest_cmdline(recipe: Recipe, params: &Params, token: &str) -> String {
         "loglevel=6".into(),
     ];
     match recipe {
-        Recipe::Kdump => args.push(format!("crashkernel={}", params.crashkernel)),
+        Recipe::Kdump | Recipe::ArmKdump => {
+            args.push(format!("crashkernel={}", params.crashkernel))
+        }
         Recipe::QemuDump => {}
         Recipe::Pstore => args.push(RamoopsLayout::for_memory(params.memory_mib).memmap_arg()),
     }

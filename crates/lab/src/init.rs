@@ -169,6 +169,7 @@ pub fn init_script(plan: &InitPlan) -> String {
         Recipe::Kdump => KDUMP,
         Recipe::QemuDump => QEMU_DUMP,
         Recipe::Pstore => PSTORE,
+        Recipe::ArmKdump => ARM_KDUMP,
     });
     s.replace("@CRASH_CMDLINE@", &plan.crash_cmdline)
         .replace("@CRASH_KERNEL@", CRASH_KERNEL)
@@ -202,6 +203,26 @@ fi
 # The first kernel no longer needs the images: give their memory back.
 rm -f /@CRASH_KERNEL@ /@CRASH_INITRD@
 fill_memory
+marker
+crash
+"#;
+
+/// arm-kdump: `panicdump arm` loads the crash kernel with kexec_file_load
+/// and the command line it derives from /proc/cmdline; the crash kernel
+/// only reports that /proc/vmcore exists (the kdump recipe covers copying).
+const ARM_KDUMP: &str = r#"
+if [ -e /proc/vmcore ]; then
+    phase crash-kernel
+    say "crash-cmdline $(cat /proc/cmdline)"
+    say "vmcore-size $(stat -c %s /proc/vmcore)"
+    poweroff -f
+    sleep 30
+fi
+load_modules
+phase arm
+panicdump arm --kernel /@CRASH_KERNEL@ --initrd /@CRASH_INITRD@ --no-pstore || fail "panicdump arm"
+[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "crash kernel not loaded"
+say "armed $(cat /proc/sys/kernel/panic_on_oops)"
 marker
 crash
 "#;

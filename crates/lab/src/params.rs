@@ -15,11 +15,20 @@ pub enum Recipe {
     QemuDump,
     /// ramoops records left by a panic and collected after a warm reset.
     Pstore,
+    /// The crash kernel loaded by `panicdump arm` (its own `kexec_file_load`)
+    /// instead of `kexec -p`; proves the crash kernel reaches `/init` with
+    /// `/proc/vmcore` (no vmcore is kept).
+    ArmKdump,
 }
 
 impl Recipe {
     /// Every recipe.
-    pub const ALL: [Recipe; 3] = [Recipe::Kdump, Recipe::QemuDump, Recipe::Pstore];
+    pub const ALL: [Recipe; 4] = [
+        Recipe::Kdump,
+        Recipe::QemuDump,
+        Recipe::Pstore,
+        Recipe::ArmKdump,
+    ];
 
     /// Name used on the command line and in cache keys.
     pub fn name(self) -> &'static str {
@@ -27,7 +36,13 @@ impl Recipe {
             Recipe::Kdump => "kdump",
             Recipe::QemuDump => "qemu-dump",
             Recipe::Pstore => "pstore",
+            Recipe::ArmKdump => "arm-kdump",
         }
+    }
+
+    /// Whether the recipe reserves memory with `crashkernel=` and panics into a crash kernel.
+    pub fn uses_crash_kernel(self) -> bool {
+        matches!(self, Recipe::Kdump | Recipe::ArmKdump)
     }
 }
 
@@ -44,7 +59,9 @@ impl FromStr for Recipe {
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
-                LabError::Param(format!("unknown recipe {s:?} (kdump, qemu-dump, pstore)"))
+                LabError::Param(format!(
+                    "unknown recipe {s:?} (kdump, qemu-dump, pstore, arm-kdump)"
+                ))
             })
     }
 }
@@ -85,7 +102,7 @@ impl Params {
                 self.smp
             )));
         }
-        if recipe == Recipe::Kdump {
+        if recipe.uses_crash_kernel() {
             let mib = parse_size_mib(&self.crashkernel)?;
             // Below ~64M kexec finds no hole; the rest of RAM must hold the first kernel.
             if mib < 64 || mib + 192 > u64::from(self.memory_mib) {
@@ -104,7 +121,7 @@ impl Params {
         if self.smp != 1 {
             k.push_str(&format!("-smp{}", self.smp));
         }
-        if recipe == Recipe::Kdump {
+        if recipe.uses_crash_kernel() {
             k.push_str(&format!("-ck{}", self.crashkernel));
         }
         k

@@ -68,6 +68,8 @@ fn wanted_modules(recipe: Recipe) -> &'static [&'static str] {
         // qemu_fw_cfg hands the guest's VMCOREINFO address to `-device vmcoreinfo`.
         Recipe::QemuDump => &["virtio_pci", "virtio_blk", "qemu_fw_cfg"],
         Recipe::Pstore => &["virtio_pci", "virtio_blk", "reed_solomon", "ramoops"],
+        // No disks: the crash kernel only reports /proc/vmcore.
+        Recipe::ArmKdump => &[],
     }
 }
 
@@ -106,7 +108,8 @@ fn plan(
         recipe,
         release: kernel.release.clone(),
         modules: insmods,
-        fill: (recipe != Recipe::Pstore).then(|| Fill::for_memory(params.memory_mib)),
+        fill: matches!(recipe, Recipe::Kdump | Recipe::QemuDump)
+            .then(|| Fill::for_memory(params.memory_mib)),
         crash_cmdline: cmdline::crash_cmdline(),
     };
     Ok((plan, modules))
@@ -128,7 +131,7 @@ pub(crate) fn initramfs(
         modules: &modules,
         init: init::init_script(&plan),
     };
-    initramfs::build(&contents, recipe == Recipe::Kdump)
+    initramfs::build(&contents, recipe.uses_crash_kernel())
 }
 
 fn round(x: f64) -> f64 {
@@ -222,7 +225,7 @@ pub(crate) fn build(
     };
     let data = dir.join("data.img");
     let out = dir.join("out.img");
-    if recipe != Recipe::Pstore {
+    if matches!(recipe, Recipe::Kdump | Recipe::QemuDump) {
         data_image(&data, 32, &token)?;
         spec.disks.push(Disk {
             path: data.clone(),
@@ -232,7 +235,7 @@ pub(crate) fn build(
     let out_bytes = match recipe {
         // /proc/vmcore is smaller than guest RAM (the reservation is excluded).
         Recipe::Kdump => (u64::from(params.memory_mib) + 64) << 20,
-        Recipe::QemuDump => 0,
+        Recipe::QemuDump | Recipe::ArmKdump => 0,
         Recipe::Pstore => 16 << 20,
     };
     if out_bytes > 0 {
@@ -265,6 +268,7 @@ pub(crate) fn build(
         Recipe::Kdump => run_kdump(&mut run, dir, &out, progress)?,
         Recipe::QemuDump => run_qemu_dump(&mut run, dir, &qmp_path)?,
         Recipe::Pstore => run_pstore(&mut run, dir, &out, progress)?,
+        Recipe::ArmKdump => run_arm_kdump(&mut run, progress)?,
     };
     let qemu_s = round(t.elapsed().as_secs_f64() - extract_s);
     let phases = run.phases().to_vec();
@@ -355,6 +359,27 @@ fn run_kdump(
     let vmcore = dir.join(artifact::VMCORE);
     std::fs::rename(out, &vmcore).ctx("rename", out)?;
     Ok((vec![artifact::VMCORE.into()], t.elapsed().as_secs_f64()))
+}
+
+/// arm-kdump: the host checks the guest armed itself and that the crash
+/// kernel booted with a /proc/vmcore and the derived command line.
+fn run_arm_kdump(run: &mut QemuRun, progress: &Progress) -> Result<(Vec<String>, f64)> {
+    let armed = run.wait_for("armed")?;
+    progress.note(&format!("armed by panicdump (panic_on_oops={armed})"));
+    let cmdline = run.wait_for("crash-cmdline")?;
+    if !cmdline.contains("nr_cpus=1") || cmdline.contains("crashkernel=") {
+        return Err(run.fail(&format!("crash kernel command line not derived: {cmdline}")));
+    }
+    let size_s = run.wait_for("vmcore-size")?;
+    let size: u64 = size_s
+        .parse()
+        .map_err(|_| run.fail(&format!("bad vmcore size {size_s:?}")))?;
+    if size == 0 {
+        return Err(run.fail("empty /proc/vmcore"));
+    }
+    progress.note(&format!("/proc/vmcore is {} MiB", size >> 20));
+    run.wait_exit()?;
+    Ok((Vec::new(), 0.0))
 }
 
 fn run_qemu_dump(run: &mut QemuRun, dir: &Path, qmp_path: &Path) -> Result<(Vec<String>, f64)> {

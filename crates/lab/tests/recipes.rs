@@ -91,3 +91,28 @@ fn pstore_has_the_panic_record_with_the_marker() {
     }
     assert!(found, "no dmesg-ramoops-* in {}", a.pstore_dir().display());
 }
+
+/// `panicdump arm` (kexec_file_load, derived capture command line) loads
+/// the crash kernel in the guest, and after sysrq-c the crash kernel
+/// reaches /init with a /proc/vmcore.
+#[test]
+fn arm_kdump_reaches_crash_kernel_with_vmcore() {
+    let lab = lab();
+    let a = lab.artifact(Recipe::ArmKdump).expect("arm-kdump artifact");
+    let console = std::fs::read_to_string(a.dir.join("console.log")).expect("console.log");
+    assert!(
+        console.contains("panicdump-lab: armed 1"),
+        "panic_on_oops set"
+    );
+    let cmdline = console
+        .lines()
+        .find_map(|l| l.split("panicdump-lab: crash-cmdline ").nth(1))
+        .expect("crash kernel command line reported");
+    assert!(
+        cmdline.contains("irqpoll nr_cpus=1 reset_devices"),
+        "{cmdline}"
+    );
+    assert!(cmdline.contains("panicdump.capture=1"), "{cmdline}");
+    assert!(!cmdline.contains("crashkernel="), "{cmdline}");
+    assert!(console.contains("panicdump-lab: vmcore-size "));
+}

@@ -1,12 +1,262 @@
-//! `panicdump arm`, `status`, `estimate` (owned by the arm work).
+//! `panicdump arm`, `status`, `estimate`: prepare the machine for crashes
+//! and report how ready it is.
 
+use anyhow::{bail, Context};
+use arm::plan::{self, ArmConfig};
+use arm::ramoops::{parse_size, Region};
+use arm::status::Status;
+use arm::{state::State, Root};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `panicdump arm`.
 #[derive(clap::Args, Debug)]
-pub struct ArmArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ArmArgs {
+    /// `status` or `estimate` instead of arming.
+    #[command(subcommand)]
+    pub sub: Option<ArmSub>,
+    /// Print the actions instead of performing them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// System root (/proc, /sys, /boot, /lib/modules are read under it); also PANICDUMP_ROOT.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Capture kernel (default: /boot/vmlinuz-<running release>).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Use this initramfs as is instead of building panicdump's own.
+    #[arg(long, value_name = "PATH", conflicts_with = "initrd_out")]
+    pub initrd: Option<PathBuf>,
+    /// Where to write the capture initramfs (default: /var/lib/panicdump/capture-<release>.img).
+    #[arg(long, value_name = "PATH")]
+    pub initrd_out: Option<PathBuf>,
+    /// Binary stored as the capture initramfs's /init (default: this panicdump).
+    #[arg(long, value_name = "PATH")]
+    pub init_binary: Option<PathBuf>,
+    /// Block driver of the dump target (repeatable; default virtio_blk).
+    #[arg(long = "block-driver", value_name = "MODULE")]
+    pub block_drivers: Vec<String>,
+    /// Filesystem of the dump target (repeatable; default ext4).
+    #[arg(long = "fs", value_name = "TYPE")]
+    pub filesystems: Vec<String>,
+    /// Further module for the capture initramfs (repeatable).
+    #[arg(long = "module", value_name = "MODULE")]
+    pub modules: Vec<String>,
+    /// Full capture kernel command line (default: derived from /proc/cmdline).
+    #[arg(long, value_name = "CMDLINE")]
+    pub cmdline: Option<String>,
+    /// Option appended to the derived capture command line (repeatable).
+    #[arg(long, value_name = "OPTION")]
+    pub append: Vec<String>,
+    /// ramoops region ADDR:SIZE (default: the memmap= reservation of the running kernel).
+    #[arg(long, value_name = "ADDR:SIZE")]
+    pub ramoops: Option<String>,
+    /// Do not load a capture kernel.
+    #[arg(long)]
+    pub no_kdump: bool,
+    /// Do not set up pstore.
+    #[arg(long)]
+    pub no_pstore: bool,
+    /// Also panic on hung tasks (kernel.hung_task_panic).
+    #[arg(long)]
+    pub panic_on_hung_task: bool,
+    /// Also panic on WARN (kernel.panic_on_warn).
+    #[arg(long)]
+    pub panic_on_warn: bool,
+    /// Seconds before rebooting after a panic kdump did not take (kernel.panic).
+    #[arg(long, default_value_t = 10)]
+    pub panic_timeout: u32,
+    /// Unload the crash kernel and exit.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub unload: bool,
+}
+
+/// Read-only companions of `panicdump arm` (also top-level commands).
+#[derive(clap::Subcommand, Debug)]
+pub enum ArmSub {
+    /// Whether this machine is armed for crashes, and why not.
+    Status(StatusArgs),
+    /// Recommend a crashkernel= size, with its breakdown.
+    Estimate(EstimateArgs),
+}
+
+fn parse_region(s: &str) -> anyhow::Result<Region> {
+    let (a, b) = s
+        .split_once(':')
+        .context("--ramoops takes ADDR:SIZE, e.g. 0x3f000000:1M")?;
+    Ok(Region {
+        start: parse_size(a).with_context(|| format!("bad address {a:?}"))?,
+        size: parse_size(b).with_context(|| format!("bad size {b:?}"))?,
+    })
+}
 
 /// Run `panicdump arm`.
-pub fn run(_args: ArmArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
+    match a.sub {
+        Some(ArmSub::Status(s)) => return run_status(s),
+        Some(ArmSub::Estimate(e)) => return run_estimate(e),
+        None => {}
+    }
+    if a.unload {
+        arm::kexec::unload_on_crash()?;
+        println!("crash kernel unloaded");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let root = Root::from_arg_or_env(a.root.as_deref());
+    let defaults = ArmConfig::default();
+    let cfg = ArmConfig {
+        kdump: !a.no_kdump,
+        pstore: !a.no_pstore,
+        kernel: a.kernel,
+        initrd: a.initrd,
+        initrd_out: a.initrd_out,
+        init_binary: a.init_binary,
+        block_drivers: if a.block_drivers.is_empty() {
+            defaults.block_drivers
+        } else {
+            a.block_drivers
+        },
+        filesystems: if a.filesystems.is_empty() {
+            defaults.filesystems
+        } else {
+            a.filesystems
+        },
+        extra_modules: a.modules,
+        cmdline: a.cmdline,
+        append: a.append,
+        ramoops_region: a.ramoops.as_deref().map(parse_region).transpose()?,
+        panic_on: plan::PanicOn {
+            hung_task: a.panic_on_hung_task,
+            warn: a.panic_on_warn,
+            ..plan::PanicOn::default()
+        },
+        panic_timeout: a.panic_timeout,
+    };
+    let p = plan::plan(&root, &cfg)?;
+    for n in &p.notes {
+        eprintln!("note: {n}");
+    }
+    if a.dry_run {
+        for act in &p.actions {
+            println!("{act}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let crash_size = State::read(&root).crash_size;
+    for act in &p.actions {
+        let out = act
+            .execute(&root, crash_size)
+            .with_context(|| format!("{act}"))?;
+        println!("{act}: {out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `panicdump status`.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// System root; also PANICDUMP_ROOT.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `panicdump status`: exit 0 when armed, 1 when not.
+pub fn run_status(a: StatusArgs) -> anyhow::Result<ExitCode> {
+    let root = Root::from_arg_or_env(a.root.as_deref());
+    let s = Status::from_state(State::read(&root));
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{s}");
+    }
+    Ok(if s.armed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Arguments of `panicdump estimate`.
+#[derive(clap::Args, Debug)]
+pub struct EstimateArgs {
+    /// System root; also PANICDUMP_ROOT.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Capture kernel (default: /boot/vmlinuz-<running release>).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Capture initramfs (gzip or plain cpio) (default: /var/lib/panicdump/capture-<release>.img).
+    #[arg(long, value_name = "PATH")]
+    pub initrd: Option<PathBuf>,
+    /// RAM of the machine to dump in bytes (default: MemTotal).
+    #[arg(long)]
+    pub ram: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `panicdump estimate`.
+pub fn run_estimate(a: EstimateArgs) -> anyhow::Result<ExitCode> {
+    let root = Root::from_arg_or_env(a.root.as_deref());
+    let release = root.read_trim("/proc/sys/kernel/osrelease");
+    let by_release = |fmt: &dyn Fn(&str) -> String| -> anyhow::Result<PathBuf> {
+        match &release {
+            Some(r) => Ok(root.path(fmt(r))),
+            None => bail!("cannot read the running release; pass --kernel and --initrd"),
+        }
+    };
+    let kernel = match a.kernel {
+        Some(k) => k,
+        None => by_release(&|r| format!("/boot/vmlinuz-{r}"))?,
+    };
+    let initrd = match a.initrd {
+        Some(i) => i,
+        None => by_release(&|r| format!("/var/lib/panicdump/capture-{r}.img"))?,
+    };
+    let image = std::fs::read(&kernel).with_context(|| format!("read {}", kernel.display()))?;
+    let init_size = arm::estimate::bzimage_init_size(&image).with_context(|| {
+        format!(
+            "{} is not a bzImage (boot protocol >= 2.10)",
+            kernel.display()
+        )
+    })?;
+    let rd = std::fs::read(&initrd).with_context(|| format!("read {}", initrd.display()))?;
+    let unpacked = arm::estimate::gunzip_size(&rd).unwrap_or(rd.len() as u64);
+    let ram = match a.ram {
+        Some(r) => parse_size(&r).with_context(|| format!("bad --ram {r:?}"))?,
+        None => std::fs::read_to_string(root.path("/proc/meminfo"))
+            .ok()
+            .and_then(|m| arm::estimate::mem_total(&m))
+            .unwrap_or(0),
+    };
+    let e = arm::estimate::estimate(init_size, rd.len() as u64, unpacked, ram);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1048576.0);
+        println!("{}", e.crashkernel);
+        println!("  kernel (bzImage init_size)   {}", mib(e.kernel_bytes));
+        println!("  kernel runtime               {}", mib(e.runtime_bytes));
+        println!(
+            "  initramfs compressed         {}",
+            mib(e.initramfs_compressed_bytes)
+        );
+        println!(
+            "  initramfs unpacked x2        {}",
+            mib(2 * e.initramfs_unpacked_bytes)
+        );
+        println!(
+            "  dump buffers + page map      {}",
+            mib(e.dump_buffer_bytes)
+        );
+        println!(
+            "  (rounded up to 16 MiB; calibrated on one lab point, to be verified in the lab)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,179 @@
+//! Action plans against a fake root built in a temp dir: what `--dry-run` prints.
+
+use arm::plan::{plan, ArmConfig};
+use arm::status::Status;
+use arm::{state::State, Action, Root};
+use std::path::{Path, PathBuf};
+
+struct Fake(PathBuf);
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn put(root: &Path, path: &str, text: &str) {
+    let p = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A machine with 256M reserved, nothing loaded, a memmap= region, no pstore.
+fn fake(tag: &str) -> Fake {
+    let dir = std::env::temp_dir().join(format!("arm-plan-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    put(&dir, "/proc/sys/kernel/osrelease", "6.1.0-test\n");
+    put(
+        &dir,
+        "/proc/cmdline",
+        "BOOT_IMAGE=/boot/vmlinuz-6.1.0-test root=/dev/vda1 ro quiet crashkernel=256M memmap=1M$0x3f000000\n",
+    );
+    put(
+        &dir,
+        "/proc/iomem",
+        "00100000-3effffff : System RAM\n3f000000-3f0fffff : reserved\n",
+    );
+    put(&dir, "/sys/kernel/kexec_crash_loaded", "0\n");
+    put(&dir, "/sys/kernel/kexec_crash_size", "268435456\n");
+    put(
+        &dir,
+        "/sys/module/kernel/parameters/crash_kexec_post_notifiers",
+        "N\n",
+    );
+    for (k, v) in [
+        ("panic", "0"),
+        ("panic_on_oops", "0"),
+        ("panic_print", "0"),
+        ("softlockup_panic", "0"),
+        ("hung_task_panic", "0"),
+        ("panic_on_warn", "0"),
+        ("kexec_load_disabled", "0"),
+    ] {
+        put(&dir, &format!("/proc/sys/kernel/{k}"), &format!("{v}\n"));
+    }
+    Fake(dir)
+}
+
+fn cfg() -> ArmConfig {
+    ArmConfig {
+        init_binary: Some("/usr/bin/panicdump".into()),
+        ..ArmConfig::default()
+    }
+}
+
+fn lines(root: &Root, cfg: &ArmConfig) -> (Vec<String>, Vec<String>) {
+    let p = plan(root, cfg).unwrap();
+    (p.actions.iter().map(|a| a.to_string()).collect(), p.notes)
+}
+
+#[test]
+fn full_plan_dry_run_text() {
+    let f = fake("full");
+    let root = Root::new(&f.0);
+    let (acts, notes) = lines(&root, &cfg());
+    let r = f.0.display();
+    let want = vec![
+        "modprobe ramoops mem_address=0x3f000000 mem_size=0x100000 record_size=0x10000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0  # keep the panic log in RAM across the reboot".to_string(),
+        format!("build capture initramfs {r}/var/lib/panicdump/capture-6.1.0-test.img (init /usr/bin/panicdump, release 6.1.0-test, block [\"virtio_blk\"], fs [\"ext4\"], extra [])"),
+        format!("kexec_file_load(ON_CRASH) kernel={r}/boot/vmlinuz-6.1.0-test initrd={r}/var/lib/panicdump/capture-6.1.0-test.img cmdline=\"root=/dev/vda1 ro irqpoll nr_cpus=1 reset_devices numa=off cgroup_disable=memory transparent_hugepage=never panic=10 panicdump.capture=1\""),
+        "write /sys/module/kernel/parameters/crash_kexec_post_notifiers = Y  # run pstore's panic dumper before jumping to the capture kernel".to_string(),
+        "write /proc/sys/kernel/panic_on_oops = 1  # an oops becomes a panic, so it is captured".to_string(),
+        "write /proc/sys/kernel/softlockup_panic = 1  # a soft lockup becomes a panic".to_string(),
+        "write /proc/sys/kernel/panic = 10  # reboot after a panic the capture kernel did not take".to_string(),
+        "write /proc/sys/kernel/panic_print = 64  # all CPUs' backtraces go into the pstore record".to_string(),
+    ];
+    assert_eq!(acts, want);
+    assert_eq!(
+        notes,
+        ["kernel.hardlockup_panic: not available on this kernel; skipped"]
+    );
+}
+
+#[test]
+fn loaded_kernel_is_unloaded_first_and_no_pstore() {
+    let f = fake("reload");
+    put(&f.0, "/sys/kernel/kexec_crash_loaded", "1\n");
+    let root = Root::new(&f.0);
+    let c = ArmConfig {
+        pstore: false,
+        initrd: Some("/tmp/ready.img".into()),
+        cmdline: Some("console=ttyS0".into()),
+        ..cfg()
+    };
+    let p = plan(&root, &c).unwrap();
+    assert!(matches!(p.actions[0], Action::KexecUnload));
+    assert!(matches!(&p.actions[1], Action::KexecLoad(l) if l.cmdline == "console=ttyS0"));
+    let text: Vec<String> = p.actions.iter().map(|a| a.to_string()).collect();
+    assert!(!text.iter().any(|t| t.contains("ramoops")
+        || t.contains("post_notifiers")
+        || t.contains("panic_print")));
+}
+
+#[test]
+fn no_reservation_and_no_region_are_explained() {
+    let f = fake("none");
+    put(&f.0, "/sys/kernel/kexec_crash_size", "0\n");
+    put(&f.0, "/proc/iomem", "00100000-3fffffff : System RAM\n");
+    let (_, notes) = lines(&Root::new(&f.0), &cfg());
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("no crashkernel= reservation")));
+    assert!(notes.iter().any(|n| n.starts_with("pstore not armed")));
+}
+
+#[test]
+fn already_set_sysctls_are_not_rewritten_and_sysctl_writes_execute() {
+    let f = fake("exec");
+    put(&f.0, "/proc/sys/kernel/panic_on_oops", "1\n");
+    let root = Root::new(&f.0);
+    let c = ArmConfig {
+        kdump: false,
+        pstore: false,
+        ..cfg()
+    };
+    let p = plan(&root, &c).unwrap();
+    let text: Vec<String> = p.actions.iter().map(|a| a.to_string()).collect();
+    assert!(!text.iter().any(|t| t.contains("panic_on_oops")));
+    // Writes go under the fake root; kexec and modprobe refuse it.
+    for a in &p.actions {
+        a.execute(&root, None).unwrap();
+    }
+    assert_eq!(
+        root.read_trim("/proc/sys/kernel/panic").as_deref(),
+        Some("10")
+    );
+    let refused = Action::KexecUnload.execute(&root, None).unwrap_err();
+    assert!(refused.to_string().contains("--dry-run"));
+}
+
+#[test]
+fn status_of_fake_roots() {
+    let f = fake("status");
+    let s = Status::from_state(State::read(&Root::new(&f.0)));
+    assert!(!s.armed());
+    assert!(s
+        .reasons
+        .iter()
+        .any(|r| r.contains("256 MiB reserved but no crash kernel loaded")));
+    put(&f.0, "/sys/kernel/kexec_crash_loaded", "1\n");
+    put(&f.0, "/sys/module/pstore/parameters/backend", "ramoops\n");
+    put(
+        &f.0,
+        "/sys/module/ramoops/parameters/record_size",
+        "65536\n",
+    );
+    put(&f.0, "/proc/sys/kernel/panic_on_oops", "1\n");
+    let s = Status::from_state(State::read(&Root::new(&f.0)));
+    assert!(s.kdump_armed && s.pstore_armed && s.oops_captured);
+    assert!(s
+        .reasons
+        .iter()
+        .any(|r| r.contains("crash_kexec_post_notifiers is off")));
+    assert_eq!(
+        s.state.ramoops,
+        [("record_size".to_string(), "65536".to_string())]
+    );
+    let text = s.to_string();
+    assert!(text.starts_with("armed:  yes\n"));
+}
