@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Prepare this machine to keep crash data: pstore, crash kernel, panic sysctls.
     Arm(cmd::arm::ArmArgs),
+    /// Inside the crash kernel: save dmesg, then a filtered compressed dump, then reboot.
+    Capture(cmd::capture::CaptureArgs),
+    /// At boot: harvest pstore records and captured dumps into crash records.
+    Collect(cmd::capture::CollectArgs),
     /// List the crash records collected on this machine.
     List(cmd::records::ListArgs),
     /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Arm(a) => cmd::arm::run(a),
+        Command::Capture(a) => cmd::capture::run_capture(a),
+        Command::Collect(a) => cmd::capture::run_collect(a),
         Command::List(a) => cmd::records::run_list(a),
         Command::Dmesg(a) => cmd::dmesg::run(a),
         Command::Dump(a) => cmd::dump::run(a),

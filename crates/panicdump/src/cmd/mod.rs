@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod arm;
+pub mod capture;
 pub mod dmesg;
 pub mod dump;
 pub mod info;
