@@ -42,6 +42,10 @@ const DROP: &[(Match, &str)] = &[
     ),
     (Match::Key("resume_offset"), "goes with resume="),
     (
+        Match::Key("nomodule"),
+        "the capture loads its storage and filesystem modules",
+    ),
+    (
         Match::Key("quiet"),
         "the capture's console output is the first thing read when it fails",
     ),
