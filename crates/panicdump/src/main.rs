@@ -27,6 +27,10 @@ enum Command {
     Collect(cmd::capture::CollectArgs),
     /// List the crash records collected on this machine.
     List(cmd::records::ListArgs),
+    /// Show one crash record (an id, or `latest`).
+    Show(cmd::records::ShowArgs),
+    /// Write a shareable, redacted report bundle of a crash record.
+    Report(cmd::records::ReportArgs),
     /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
     Dmesg(cmd::dmesg::DmesgArgs),
     /// Filter and compress a crash dump (like makedumpfile): kdump-compressed, ELF or flattened.
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Capture(a) => cmd::capture::run_capture(a),
         Command::Collect(a) => cmd::capture::run_collect(a),
         Command::List(a) => cmd::records::run_list(a),
+        Command::Show(a) => cmd::records::run_show(a),
+        Command::Report(a) => cmd::records::run_report(a),
         Command::Dmesg(a) => cmd::dmesg::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Info(a) => cmd::info::run(a),
