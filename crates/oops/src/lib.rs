@@ -36,6 +36,7 @@ mod kind;
 pub mod line;
 mod report;
 mod scan;
+mod skip;
 mod taint;
 
 use std::io::{BufRead, BufReader, Read};
