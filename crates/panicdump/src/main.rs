@@ -31,6 +31,8 @@ enum Command {
     Show(cmd::records::ShowArgs),
     /// Write a shareable, redacted report bundle of a crash record.
     Report(cmd::records::ReportArgs),
+    /// Delete old crash records by the retention policy (count, age, size).
+    Prune(cmd::records::PruneArgs),
     /// Print the kernel log stored in a crash dump (like `makedumpfile --dump-dmesg`).
     Dmesg(cmd::dmesg::DmesgArgs),
     /// Filter and compress a crash dump (like makedumpfile): kdump-compressed, ELF or flattened.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::List(a) => cmd::records::run_list(a),
         Command::Show(a) => cmd::records::run_show(a),
         Command::Report(a) => cmd::records::run_report(a),
+        Command::Prune(a) => cmd::records::run_prune(a),
         Command::Dmesg(a) => cmd::dmesg::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Info(a) => cmd::info::run(a),
