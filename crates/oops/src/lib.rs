@@ -30,6 +30,7 @@
 //! ([`MAX_FRAMES`], [`MAX_REPORTS`]), so [`analyze_reader`] runs in bounded
 //! memory on logs of any size.
 
+mod body;
 mod frame;
 mod header;
 mod kind;

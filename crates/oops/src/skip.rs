@@ -34,7 +34,7 @@ const GENERIC_PREFIXES: &[&str] = &[
     "kmemleak", "__kmemleak", "debug_object", "__debug_object",
     // locking
     "lockdep", "lock_acquire", "local_lock", "check_preemption_disabled", "debug_smp_processor_id",
-    "__this_cpu_preempt_check","lock_release", "__lock_acquire", "lock_acquired", "lock_contended",
+    "__this_cpu_preempt_check", "lock_release", "__lock_acquire", "lock_acquired", "lock_contended",
     "mark_lock", "check_noncircular", "check_prev_add", "check_prevs_add", "validate_chain",
     "check_irq_usage", "check_usage", "check_deadlock", "__lock_", "_raw_spin_", "_raw_read_",
     "_raw_write_", "raw_spin_", "spin_lock", "spin_unlock", "spin_trylock", "do_raw_spin",
