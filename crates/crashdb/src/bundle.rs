@@ -318,10 +318,10 @@ impl Bundle {
                 continue;
             }
             if end <= start {
-                return Err(Error::Invalid(format!(
-                    "size cap of {} bytes is too small: the bundle needs {} bytes without any log",
-                    opts.max_bytes, total
-                )));
+                return Err(Error::CapTooSmall {
+                    cap: opts.max_bytes,
+                    needed: total,
+                });
             }
             shrunk = true;
             // Drop raw bytes worth the excess (+ slack for placeholders

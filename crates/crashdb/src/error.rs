@@ -49,6 +49,14 @@ pub enum Error {
     /// The store holds no records at all.
     #[error("no crash records in {}", .0.display())]
     Empty(PathBuf),
+    /// The size cap cannot hold even the bundle without its log tail.
+    #[error("size cap of {cap} bytes is too small: the bundle needs {needed} bytes without any log")]
+    CapTooSmall {
+        /// The cap asked for.
+        cap: u64,
+        /// Bytes needed with an empty log tail.
+        needed: u64,
+    },
     /// The caller passed something unusable (bad file name, id).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -241,12 +241,12 @@ fn report_is_redacted_and_previewable() {
             "-o",
             small.to_str().unwrap(),
             "--max-size",
-            "6K",
+            "12K",
             "--json",
         ],
     ))
     .unwrap();
-    assert!(j["total_bytes"].as_u64().unwrap() <= 6 * 1024);
+    assert!(j["total_bytes"].as_u64().unwrap() <= 12 * 1024);
     let o = pd(
         &state,
         &["report", "-o", small.to_str().unwrap(), "--max-size", "1"],
