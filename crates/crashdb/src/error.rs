@@ -50,7 +50,9 @@ pub enum Error {
     #[error("no crash records in {}", .0.display())]
     Empty(PathBuf),
     /// The size cap cannot hold even the bundle without its log tail.
-    #[error("size cap of {cap} bytes is too small: the bundle needs {needed} bytes without any log")]
+    #[error(
+        "size cap of {cap} bytes is too small: the bundle needs {needed} bytes without any log"
+    )]
     CapTooSmall {
         /// The cap asked for.
         cap: u64,

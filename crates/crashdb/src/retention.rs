@@ -56,7 +56,7 @@ pub fn plan(items: &[Item], policy: &Policy, now: i64) -> Vec<(usize, Reason)> {
     let mut out = Vec::new();
     let mut kept = 0usize;
     let mut bytes = 0u64;
-    for (rev, item) in items.iter().enumerate().rev().map(|(i, x)| (i, x)) {
+    for (rev, item) in items.iter().enumerate().rev() {
         let newest = rev + 1 == items.len();
         let reason = if newest {
             None

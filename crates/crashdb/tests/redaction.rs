@@ -126,12 +126,15 @@ fn write_record(store: &Store, log: &str, host: Option<&str>) -> crashdb::Record
     store.resolve(&w.id).unwrap()
 }
 
+/// Archive members: (name, contents).
+type Members = Vec<(String, Vec<u8>)>;
+
 /// Build and write a bundle, return (whole tar bytes, members).
 fn bundle_bytes(
     rec: &crashdb::Record,
     opts: &BundleOptions,
     out: &std::path::Path,
-) -> (Vec<u8>, Vec<(String, Vec<u8>)>, Bundle) {
+) -> (Vec<u8>, Members, Bundle) {
     let b = Bundle::build(rec, opts).unwrap();
     b.write(out).unwrap();
     let gz = std::fs::read(out).unwrap();
