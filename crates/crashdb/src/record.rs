@@ -340,7 +340,22 @@ impl Store {
             return Err(e);
         }
         let dir = self.root.join(&id);
-        fs::rename(&tmp, &dir).ctx("renaming into place", &dir)?;
+        if let Err(e) = fs::rename(&tmp, &dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            if dir.join("record.json").exists() {
+                // Another collect wrote the same record meanwhile.
+                return Ok(Written {
+                    id,
+                    dir,
+                    created: false,
+                });
+            }
+            return Err(Error::Io {
+                op: "renaming into place",
+                path: dir,
+                source: e,
+            });
+        }
         sync_dir(&self.root)?;
         if let Some((src, DumpMode::Move, _)) = &rec.dump {
             // A moved dump left its old directory: make that durable too.

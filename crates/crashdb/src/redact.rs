@@ -854,4 +854,29 @@ mod tests {
         let _ = r.redact(b"1.2.3.");
         let _ = r.redact(b"12:34:56:78:9a:bc:");
     }
+
+    #[test]
+    fn random_text_never_panics_and_stays_utf8() {
+        // A cheap deterministic fuzz over the characters the matchers
+        // care about.
+        let alphabet = "0123456789abcdefABCDEF:.-@/<>=_ \n\"xyzSerial NumberID_SERIAL=home/ffff:ffkernel offset: 0x\u{e9}";
+        let chars: Vec<char> = alphabet.chars().collect();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut s = String::new();
+            for _ in 0..(x % 80) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(chars[(x % chars.len() as u64) as usize]);
+            }
+            let mut r = Redactor::new(RedactOptions {
+                enabled: true,
+                pointers: true,
+            });
+            r.learn(s.as_bytes());
+            let out = r.redact(s.as_bytes());
+            assert!(String::from_utf8(out).is_ok(), "{s:?}");
+        }
+    }
 }

@@ -437,3 +437,45 @@ fn records_are_atomic_idempotent_and_resolvable() {
     assert_eq!(store.resolve("latest").unwrap().meta.id, w3.id);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn moved_dump_and_raw_names() {
+    let dir = scratch("move");
+    let store = Store::new(dir.join("state"));
+    let dump = dir.join("vmcore");
+    std::fs::write(&dump, b"ELF-ish bytes").unwrap();
+    let rec = NewRecord::new(log_with("").into_bytes(), SourceKind::VmcoreDmesg, "vmcore")
+        .raw_file(
+            "../../etc/passwd",
+            b"x".to_vec(),
+            SourceKind::File,
+            "odd name",
+        )
+        .raw_file(
+            "../../etc/passwd",
+            b"y".to_vec(),
+            SourceKind::File,
+            "same name",
+        )
+        .dump(&dump, crashdb::DumpMode::Move, "/var/crash/vmcore");
+    let w = store.write(&rec, 1_795_278_200).unwrap();
+    assert!(!dump.exists(), "moved into the record");
+    let r = store.resolve(&w.id).unwrap();
+    let d = r.meta.dump.as_ref().unwrap();
+    assert_eq!(d.sha256, crashdb::sha256::hex(b"ELF-ish bytes"));
+    assert_eq!(
+        std::fs::read(r.dump_path().unwrap()).unwrap(),
+        b"ELF-ish bytes"
+    );
+    // Raw names stay inside raw/ and do not collide.
+    let names: Vec<&str> = r.meta.raw.iter().map(|f| f.file.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("raw/") && !n[4..].contains('/')),
+        "{names:?}"
+    );
+    assert_ne!(names[0], names[1]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
