@@ -10,6 +10,22 @@
 //!   size.
 //! - [`retention`] decides which old records to delete.
 //!
+//! On disk (`record.json` schema 1):
+//!
+//! ```text
+//! <state>/crashes/20261121-162211-8caf4a8ab3ac/   <UTC crash time>-<12 hex of the content hash>
+//!   record.json   schema, id, collected_at, crash_time, content_hash, sources,
+//!                 title, kind, signature(_hash), release, dmesg/raw/dump sizes and sha256, system
+//!   dmesg.txt     the kernel log
+//!   report.json   oops::Analysis of dmesg.txt
+//!   raw/          original files (pstore records, ...)
+//!   dump-<name>   the dump, when kept
+//! ```
+//!
+//! A bundle (`panicdump report`) is a `.tar.gz` with one top directory
+//! `panicdump-<id>/` holding `manifest.json` (first), `log-tail.txt`,
+//! `report.json`, `system.json` and, only on request, the dump.
+//!
 //! ```no_run
 //! use crashdb::{NewRecord, SourceKind, Store};
 //! let store = Store::new("/var/lib/panicdump");

@@ -84,7 +84,7 @@ impl SystemInfo {
     }
 }
 
-/// Parse `KEY=value` / `KEY="value"` lines, keeping [`OS_KEYS`].
+/// Parse `KEY=value` / `KEY="value"` lines, keeping the release-identifying keys (no URLs).
 pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for line in text.lines() {
