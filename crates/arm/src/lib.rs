@@ -23,5 +23,7 @@ pub mod status;
 
 pub use action::Action;
 pub use error::{ArmError, Result};
+/// The capture initramfs builder, re-exported for the CLI.
+pub use initramfs;
 pub use kexec::KexecError;
 pub use root::Root;

@@ -7,7 +7,7 @@ use crate::kexec::KexecLoad;
 use crate::ramoops::{self, RamoopsParams, Region};
 use crate::root::Root;
 use crate::state::{self, State};
-use initramfs::CaptureSpec;
+use initramfs::{CaptureSpec, Compression};
 use std::path::PathBuf;
 
 /// Which events are turned into panics (and so into dumps).
@@ -59,6 +59,8 @@ pub struct ArmConfig {
     pub filesystems: Vec<String>,
     /// Further modules for the capture initramfs.
     pub extra_modules: Vec<String>,
+    /// Compression of the built capture initramfs.
+    pub compression: Compression,
     /// Full capture command line, replacing the derived one.
     pub cmdline: Option<String>,
     /// Options appended to the derived capture command line.
@@ -83,6 +85,7 @@ impl Default for ArmConfig {
             block_drivers: vec!["virtio_blk".into()],
             filesystems: vec!["ext4".into()],
             extra_modules: Vec::new(),
+            compression: Compression::Gzip,
             cmdline: None,
             append: Vec::new(),
             ramoops_region: None,
@@ -167,6 +170,7 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
                         block_drivers: cfg.block_drivers.clone(),
                         filesystems: cfg.filesystems.clone(),
                         extra_modules: cfg.extra_modules.clone(),
+                        compression: cfg.compression,
                         ..CaptureSpec::default()
                     }),
                     out: out.clone(),

@@ -7,7 +7,10 @@
 //! - [`Recipe::Kdump`]: the crash kernel's `/proc/vmcore` (`vmcore`);
 //! - [`Recipe::QemuDump`]: `dump-guest-memory` of one paused guest as ELF
 //!   (`qemu.elf`) and kdump-zlib in flattened form (`qemu.kdump-zlib`);
-//! - [`Recipe::Pstore`]: ramoops records after a panic and warm reset (`pstore/`).
+//! - [`Recipe::Pstore`]: ramoops records after a panic and warm reset (`pstore/`);
+//! - [`Recipe::ArmKdump`]: the crash kernel loaded by `panicdump arm`
+//!   (`kexec_file_load`, derived command line) reaches `/init` with a
+//!   `/proc/vmcore` (console only, no vmcore kept).
 //!
 //! Artifacts are cached under `<root>/<release>/<key>/` with a `meta.json`,
 //! the serial `console.log` and a `done` marker written last:

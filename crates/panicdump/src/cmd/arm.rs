@@ -43,6 +43,9 @@ pub struct ArmArgs {
     /// Further module for the capture initramfs (repeatable).
     #[arg(long = "module", value_name = "MODULE")]
     pub modules: Vec<String>,
+    /// Compress the capture initramfs with zstd (kernel CONFIG_RD_ZSTD) instead of gzip.
+    #[arg(long)]
+    pub zstd: bool,
     /// Full capture kernel command line (default: derived from /proc/cmdline).
     #[arg(long, value_name = "CMDLINE")]
     pub cmdline: Option<String>,
@@ -123,6 +126,11 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
             a.filesystems
         },
         extra_modules: a.modules,
+        compression: if a.zstd {
+            arm::initramfs::Compression::Zstd
+        } else {
+            arm::initramfs::Compression::Gzip
+        },
         cmdline: a.cmdline,
         append: a.append,
         ramoops_region: a.ramoops.as_deref().map(parse_region).transpose()?,
