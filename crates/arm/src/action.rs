@@ -48,13 +48,14 @@ impl fmt::Display for Action {
         match self {
             Action::BuildInitramfs { spec, out } => write!(
                 f,
-                "build capture initramfs {} (init {}, release {}, block {:?}, fs {:?}, extra {:?})",
+                "build capture initramfs {} (init {}, release {}, block {:?}, fs {:?}, extra {:?}, {})",
                 out.display(),
                 spec.init.display(),
                 spec.release,
                 spec.block_drivers,
                 spec.filesystems,
-                spec.extra_modules
+                spec.extra_modules,
+                format!("{:?}", spec.compression).to_lowercase()
             ),
             Action::Write { path, value, why } => write!(f, "write {path} = {value}  # {why}"),
             Action::LoadModule { name, params, why } => {

@@ -20,6 +20,7 @@ pub mod ramoops;
 pub mod root;
 pub mod state;
 pub mod status;
+pub mod target;
 
 pub use action::Action;
 pub use error::{ArmError, Result};

@@ -53,6 +53,10 @@ pub struct ArmConfig {
     pub initrd_out: Option<PathBuf>,
     /// Binary stored as `/init`; default the running executable.
     pub init_binary: Option<PathBuf>,
+    /// Directory the capture writes to: its filesystem and disk drivers
+    /// are read from /proc/mounts and /sys and replace `block_drivers`
+    /// and `filesystems`.
+    pub target_dir: Option<String>,
     /// Block drivers of the dump target.
     pub block_drivers: Vec<String>,
     /// Filesystems of the dump target.
@@ -82,6 +86,7 @@ impl Default for ArmConfig {
             initrd: None,
             initrd_out: None,
             init_binary: None,
+            target_dir: None,
             block_drivers: vec!["virtio_blk".into()],
             filesystems: vec!["ext4".into()],
             extra_modules: Vec::new(),
@@ -162,13 +167,33 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
                     Some(b) => b.clone(),
                     None => std::env::current_exe().map_err(crate::error::io("locate", "self"))?,
                 };
+                let (mut block, mut fs) = (cfg.block_drivers.clone(), cfg.filesystems.clone());
+                if let Some(dir) = &cfg.target_dir {
+                    match crate::target::find(root, dir) {
+                        Some(t) if !t.drivers.is_empty() => {
+                            p.notes.push(format!(
+                                "target {dir}: {} ({}) via {}",
+                                t.source,
+                                t.fstype,
+                                t.drivers.join(", ")
+                            ));
+                            block = t.drivers;
+                            fs = vec![t.fstype];
+                        }
+                        _ => {
+                            return Err(ArmError::Config(format!(
+                                "cannot find the disk drivers of {dir} in /proc/mounts and /sys/class/block; pass --block-driver and --fs"
+                            )))
+                        }
+                    }
+                }
                 p.actions.push(Action::BuildInitramfs {
                     spec: Box::new(CaptureSpec {
                         init,
                         modules_dir: root.path(format!("/lib/modules/{release}")),
                         release: release.clone(),
-                        block_drivers: cfg.block_drivers.clone(),
-                        filesystems: cfg.filesystems.clone(),
+                        block_drivers: block,
+                        filesystems: fs,
                         extra_modules: cfg.extra_modules.clone(),
                         compression: cfg.compression,
                         ..CaptureSpec::default()

@@ -75,7 +75,7 @@ fn full_plan_dry_run_text() {
     let r = f.0.display();
     let want = vec![
         "modprobe ramoops mem_address=0x3f000000 mem_size=0x100000 record_size=0x10000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0  # keep the panic log in RAM across the reboot".to_string(),
-        format!("build capture initramfs {r}/var/lib/panicdump/capture-6.1.0-test.img (init /usr/bin/panicdump, release 6.1.0-test, block [\"virtio_blk\"], fs [\"ext4\"], extra [])"),
+        format!("build capture initramfs {r}/var/lib/panicdump/capture-6.1.0-test.img (init /usr/bin/panicdump, release 6.1.0-test, block [\"virtio_blk\"], fs [\"ext4\"], extra [], gzip)"),
         format!("kexec_file_load(ON_CRASH) kernel={r}/boot/vmlinuz-6.1.0-test initrd={r}/var/lib/panicdump/capture-6.1.0-test.img cmdline=\"root=/dev/vda1 ro irqpoll nr_cpus=1 reset_devices numa=off cgroup_disable=memory transparent_hugepage=never panic=10 panicdump.capture=1\""),
         "write /sys/module/kernel/parameters/crash_kexec_post_notifiers = Y  # run pstore's panic dumper before jumping to the capture kernel".to_string(),
         "write /proc/sys/kernel/panic_on_oops = 1  # an oops becomes a panic, so it is captured".to_string(),

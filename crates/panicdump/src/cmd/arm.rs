@@ -34,6 +34,10 @@ pub struct ArmArgs {
     /// Binary stored as the capture initramfs's /init (default: this panicdump).
     #[arg(long, value_name = "PATH")]
     pub init_binary: Option<PathBuf>,
+    /// Directory the capture writes to: its disk drivers and filesystem go
+    /// into the capture initramfs (instead of --block-driver/--fs).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["block_drivers", "filesystems"])]
+    pub target: Option<String>,
     /// Block driver of the dump target (repeatable; default virtio_blk).
     #[arg(long = "block-driver", value_name = "MODULE")]
     pub block_drivers: Vec<String>,
@@ -115,6 +119,7 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
         initrd: a.initrd,
         initrd_out: a.initrd_out,
         init_binary: a.init_binary,
+        target_dir: a.target,
         block_drivers: if a.block_drivers.is_empty() {
             defaults.block_drivers
         } else {
