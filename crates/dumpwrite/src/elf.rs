@@ -26,6 +26,7 @@ const PHDR: u64 = 56;
 /// `DUMP_ELF_INCOMPLETE` in `e_flags`, cleared by the final header rewrite.
 const DUMP_ELF_INCOMPLETE: u32 = 0x1;
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+use crate::RELEASE_EVERY;
 
 /// A `PT_LOAD` in page frames: `[start, start + mem)` of which the first
 /// `file` frames are stored.
@@ -84,7 +85,12 @@ fn close(start: u64, end: u64, last_kept: Option<u64>) -> Seg {
 }
 
 /// Clear zero pages from `keep` (parallel content scan). Returns the count.
-fn scan_zero(mem: &dyn PhysicalMemory, keep: &mut Bitmap, threads: usize) -> u64 {
+fn scan_zero(
+    mem: &dyn PhysicalMemory,
+    keep: &mut Bitmap,
+    threads: usize,
+    release: &(dyn Fn() + Sync),
+) -> u64 {
     let ps = mem.page_size() as usize;
     let words = keep.words_mut();
     let per = words.len().div_ceil(threads.max(1)).max(1);
@@ -96,6 +102,7 @@ fn scan_zero(mem: &dyn PhysicalMemory, keep: &mut Bitmap, threads: usize) -> u64
                 s.spawn(move || {
                     let mut page = vec![0u8; ps];
                     let mut zeros = 0;
+                    let mut scanned = 0u64;
                     let base = (i * per * 64) as u64;
                     for (wi, w) in chunk.iter_mut().enumerate() {
                         let mut bits = *w;
@@ -106,6 +113,10 @@ fn scan_zero(mem: &dyn PhysicalMemory, keep: &mut Bitmap, threads: usize) -> u64
                             if read_page(mem, pfn, &mut page).is_ok() && is_zero_page(&page) {
                                 *w &= !(1 << b);
                                 zeros += 1;
+                            }
+                            scanned += 1;
+                            if scanned % (RELEASE_EVERY / ps as u64) == 0 {
+                                release();
                             }
                         }
                     }
@@ -171,7 +182,7 @@ pub(crate) fn write(
     opts: &Options,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(Progress),
-    release: &dyn Fn(),
+    release: &(dyn Fn() + Sync),
 ) -> Result<Summary, WriteError> {
     let mem = dump.memory();
     let ps = mem.page_size();
@@ -182,7 +193,7 @@ pub(crate) fn write(
         ..Default::default()
     };
     if opts.level.excludes_zero() {
-        sum.zero_pages = scan_zero(mem, &mut plan.keep, opts.threads);
+        sum.zero_pages = scan_zero(mem, &mut plan.keep, opts.threads, release);
         release();
     }
     let mut segs = segments(&plan.present, &plan.keep);
@@ -248,8 +259,10 @@ pub(crate) fn write(
         move |e| WriteError::io(format!("writing {ctx} of {what}"), e)
     };
     let machine = dump.elf_machine().unwrap_or(62);
-    sink.write_at(0, &ehdr(machine, phnum, DUMP_ELF_INCOMPLETE))
-        .map_err(io("the ELF header"))?;
+    if sink.rewrites_in_place() {
+        sink.write_at(0, &ehdr(machine, phnum, DUMP_ELF_INCOMPLETE))
+            .map_err(io("the ELF header"))?;
+    }
     sink.write_at(EHDR, &phdrs)
         .map_err(io("the program headers"))?;
     sink.write_at(notes_off, &meta.notes)
@@ -279,8 +292,9 @@ pub(crate) fn write(
             sum.data_pages += 1;
         }
         sum.bytes_in += b.pages.len() as u64 * ps;
-        since_release += cfg.batch_pfns;
-        if since_release >= 16384 {
+        // Every 16 MiB read, drop the source pages from our page tables.
+        since_release += b.pages.len() as u64 * ps;
+        if since_release >= RELEASE_EVERY {
             since_release = 0;
             release();
         }

@@ -24,6 +24,7 @@ pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
 pub const HEADER_VERSION: i32 = 6;
 const SUB_HEADER_SIZE: u64 = 104;
 const DESC_SIZE: u64 = 24;
+use crate::RELEASE_EVERY;
 
 /// Where everything goes in the file.
 #[derive(Clone, Copy, Debug)]
@@ -144,17 +145,19 @@ pub(crate) fn write(
     let method = opts.compression;
     let final_status = method.flag();
 
-    sink.write_at(
-        0,
-        &header_block(
-            &layout,
-            uts,
-            final_status | DUMP_DH_COMPRESSED_INCOMPLETE,
-            max_pfn,
-            meta,
-        ),
-    )
-    .map_err(io("the header"))?;
+    if sink.rewrites_in_place() {
+        sink.write_at(
+            0,
+            &header_block(
+                &layout,
+                uts,
+                final_status | DUMP_DH_COMPRESSED_INCOMPLETE,
+                max_pfn,
+                meta,
+            ),
+        )
+        .map_err(io("the header"))?;
+    }
     sink.write_at(ps, &sub_header(&layout, meta, opts.level.0, max_pfn))
         .map_err(io("the sub-header"))?;
     write_bitmap(sink, &plan.present, layout.bitmap1, layout.bitmap_bytes)
@@ -220,8 +223,9 @@ pub(crate) fn write(
             descs.push(&d);
         }
         sum.bytes_in += b.pages.len() as u64 * ps;
-        since_release += cfg.batch_pfns;
-        if since_release >= 16384 {
+        // Every 16 MiB read, drop the source pages from our page tables.
+        since_release += b.pages.len() as u64 * ps;
+        if since_release >= RELEASE_EVERY {
             since_release = 0;
             release();
         }

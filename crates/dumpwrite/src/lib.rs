@@ -42,6 +42,10 @@ pub use structpage::StructPageFilter;
 
 use dumpfile::{Dump, PageState, PhysicalMemory, Utsname};
 
+/// Source bytes read between two releases of the source mapping: bounds
+/// the resident set an mmap'd source adds (see `source::release_mapping`).
+pub(crate) const RELEASE_EVERY: u64 = 16 << 20;
+
 /// The container written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -141,22 +145,19 @@ pub(crate) struct Plan {
     pub source_excluded: u64,
 }
 
-/// Build the bitmaps: `present` from the source's ranges (a partial page
-/// counts), `keep` = present minus pages the source lacks minus the filter.
+/// Build the bitmaps: `present` from the source's ranges, `keep` = present
+/// minus pages the source lacks minus the filter. Like makedumpfile, a
+/// range's last frame counts only when the range covers it to its end (a
+/// partial first frame counts, its missing head reading as zeros).
 pub(crate) fn plan(
     mem: &dyn PhysicalMemory,
     filter: &mut dyn PageFilter,
 ) -> Result<Plan, WriteError> {
     let ps = mem.page_size();
-    let max_pfn = mem
-        .ranges()
-        .iter()
-        .map(|r| r.end.div_ceil(ps))
-        .max()
-        .unwrap_or(0);
+    let max_pfn = mem.ranges().iter().map(|r| r.end / ps).max().unwrap_or(0);
     let mut present = Bitmap::new(max_pfn);
     for r in mem.ranges() {
-        present.set_range(r.start / ps, r.end.div_ceil(ps));
+        present.set_range(r.start / ps, r.end / ps);
     }
     let mut keep = present.clone();
     let mut source_excluded = 0;
@@ -229,7 +230,6 @@ pub fn write_dump(
     }
     let meta = SourceMeta::from_dump(dump)?;
     let uts = opts.utsname.clone().unwrap_or_else(|| source_utsname(dump));
-    let mut plan = plan(mem, filter)?;
     let raw = dump.source().raw();
     let release_on = opts.release_source_pages;
     let release = move || {
@@ -237,6 +237,9 @@ pub fn write_dump(
             source::release_mapping(raw);
         }
     };
+    let mut plan = plan(mem, filter)?;
+    // The filter read struct pages through the mapping: drop them.
+    release();
     let mut sum = match opts.format {
         OutputFormat::Kdump => {
             kdump::write(mem, &plan, &meta, &uts, opts, sink, progress, &release)?

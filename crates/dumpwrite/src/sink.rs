@@ -19,6 +19,12 @@ pub trait Sink {
     fn finish(&mut self) -> io::Result<()>;
     /// What the output is, for error messages.
     fn describe(&self) -> String;
+    /// False when a rewrite would not replace the first copy for every
+    /// reader (a stream: crash indexes the first chunk at an offset). The
+    /// writers then write their headers once, at the end.
+    fn rewrites_in_place(&self) -> bool {
+        true
+    }
 }
 
 /// A regular file written with `pwrite`.
@@ -120,6 +126,9 @@ impl<W: Write> Sink for FlatSink<W> {
     }
     fn describe(&self) -> String {
         "flattened stream".into()
+    }
+    fn rewrites_in_place(&self) -> bool {
+        false
     }
 }
 
