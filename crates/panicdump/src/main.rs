@@ -25,6 +25,10 @@ enum Command {
     Capture(cmd::capture::CaptureArgs),
     /// At boot: harvest pstore records and captured dumps into crash records.
     Collect(cmd::capture::CollectArgs),
+    /// Whether this machine is armed for crashes, and why not.
+    Status(cmd::arm::StatusArgs),
+    /// Recommend a crashkernel= size, with its breakdown.
+    Estimate(cmd::arm::EstimateArgs),
     /// List the crash records collected on this machine.
     List(cmd::records::ListArgs),
     /// Show one crash record (an id, or `latest`).
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Command::Arm(a) => cmd::arm::run(a),
         Command::Capture(a) => cmd::capture::run_capture(a),
         Command::Collect(a) => cmd::capture::run_collect(a),
+        Command::Status(a) => cmd::arm::run_status(a),
+        Command::Estimate(a) => cmd::arm::run_estimate(a),
         Command::List(a) => cmd::records::run_list(a),
         Command::Show(a) => cmd::records::run_show(a),
         Command::Report(a) => cmd::records::run_report(a),

@@ -1,8 +1,8 @@
 //! `panicdump info`: what a dump is and what it says about the crash.
 
 use crate::kernel;
-use dumpfile::Utsname;
 use anyhow::Result;
+use dumpfile::Utsname;
 use dumpfile::{CpuState, Dump, PageCounts};
 use serde::Serialize;
 use std::path::PathBuf;
