@@ -284,3 +284,61 @@ fn struct_page_levels_and_bad_arguments_fail_clearly() {
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep");
 }
+
+/// drgn (through libkdumpfile) reads the kernel log and walks the task
+/// list of every output exactly as of the original. Skipped when drgn is
+/// not installed (`pip install drgn`).
+#[test]
+fn drgn_reads_log_and_tasks_like_the_original() {
+    let have = Command::new("python3")
+        .args(["-c", "import drgn"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        eprintln!("skipped: drgn is not installed (pip install drgn)");
+        return;
+    }
+    const SCRIPT: &str = r#"
+import sys, drgn
+from drgn.helpers.linux.printk import get_printk_records
+from drgn.helpers.linux.pid import for_each_task
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[1])
+prog.load_debug_info([sys.argv[2]])
+for r in get_printk_records(prog):
+    print(r.timestamp, r.text.decode(errors="replace"))
+for t in for_each_task(prog):
+    print("task", t.pid.value_(), t.comm.string_().decode(errors="replace"))
+"#;
+    let vmlinux = debug_vmlinux("6.1.0-56-amd64");
+    let run_drgn = |dump: &Path| {
+        let out = Command::new("python3")
+            .args(["-c", SCRIPT])
+            .arg(dump)
+            .arg(&vmlinux)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "drgn on {}: {}",
+            dump.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let original = run_drgn(&lab("kdump"));
+    assert!(String::from_utf8_lossy(&original).contains("task 1 "));
+    let mut outs: Vec<PathBuf> = ["zstd", "zlib", "lzo", "snappy"]
+        .iter()
+        .map(|c| kdump_output(c))
+        .collect();
+    outs.push(output("elf", &["--format", "elf"]));
+    for out in outs {
+        assert_same_lines(
+            &run_drgn(&out),
+            &original,
+            &format!("drgn log and tasks on {}", out.display()),
+        );
+    }
+}
