@@ -1,21 +1,1041 @@
-//! `panicdump capture` and `panicdump collect` (owned by the capture-chain work).
+//! `panicdump capture` and `panicdump collect`: the capture chain.
+//!
+//! `capture` runs in the crash kernel (as its `/init`, or from a shell): it
+//! saves the kernel log of `/proc/vmcore` first, then a filtered compressed
+//! dump, then a status file, into `<target>/<id>/`:
+//!
+//! ```text
+//! <target>/<UTC crash time>/dmesg.txt      makedumpfile --dump-dmesg format
+//!                           vmcore.kdump   kdump-compressed (while written: vmcore.kdump.incomplete)
+//!                           status.json    times, sizes, level, errors (written last)
+//! ```
+//!
+//! `collect` runs at boot: it copies the pstore entries into a spool under
+//! the state directory (durably, without erasing them), reassembles them,
+//! picks up capture directories, reconciles the pstore and kdump data of the
+//! same crash, writes one crashdb record per crash, marks what it consumed,
+//! and only then erases the pstore entries. Every source is named in the
+//! record (`pstore:<hash>/<name>`, `capture:<id>/...`), so a rerun after a
+//! kill finds what was already recorded and records nothing twice.
 
+use crate::kernel;
+use anyhow::{bail, Context, Result};
+use crashdb::{DumpMode, NewRecord, SourceKind, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+
+use super::dump::CompressArg;
+
+/// What to do when the capture ends.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Reboot (sysrq `b`).
+    Reboot,
+    /// Power off (sysrq `o`).
+    Poweroff,
+    /// Start `/bin/sh` on the console, then reboot when it exits.
+    Shell,
+    /// Just exit (tests, manual runs).
+    None,
+}
 
 /// Arguments of `panicdump capture`.
 #[derive(clap::Args, Debug)]
-pub struct CaptureArgs {}
+pub struct CaptureArgs {
+    /// The crashed kernel's memory.
+    #[arg(long, default_value = "/proc/vmcore")]
+    pub vmcore: PathBuf,
+    /// Directory (already mounted) receiving `<id>/`.
+    #[arg(long, value_name = "DIR", conflicts_with = "target_uuid")]
+    pub target: Option<PathBuf>,
+    /// Filesystem UUID of the target (ext4, xfs, btrfs, vfat); mounted on
+    /// `/run/panicdump-target` and written under `var/crash/` there.
+    #[arg(long, value_name = "UUID")]
+    pub target_uuid: Option<String>,
+    /// Dump level, makedumpfile's `-d` (see `panicdump dump`).
+    #[arg(short = 'd', long = "dump-level", default_value_t = 31,
+          value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub level: u8,
+    /// Page compression.
+    #[arg(long = "compress", value_enum, default_value_t = CompressArg::Zstd)]
+    pub compress: CompressArg,
+    /// Action after a successful capture.
+    #[arg(long, value_enum, default_value_t = Action::Reboot)]
+    pub on_success: Action,
+    /// Action after a failed capture.
+    #[arg(long, value_enum, default_value_t = Action::Reboot)]
+    pub on_failure: Action,
+}
 
 /// Arguments of `panicdump collect`.
 #[derive(clap::Args, Debug)]
-pub struct CollectArgs {}
-
-/// Run `panicdump capture`.
-pub fn run_capture(_args: CaptureArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub struct CollectArgs {
+    /// The pstore filesystem.
+    #[arg(long, value_name = "DIR", default_value = "/sys/fs/pstore")]
+    pub pstore_dir: PathBuf,
+    /// Where captures were written (default: /var/crash, and always the
+    /// state directory's `incoming/`).
+    #[arg(long, value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+    /// State directory [env: PANICDUMP_STATE_DIR] [default: /var/lib/panicdump].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Do not erase the pstore entries once recorded.
+    #[arg(long)]
+    pub keep_pstore: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
+/// `status.json` of a capture.
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
+pub struct Status {
+    /// Format version.
+    pub schema: u32,
+    /// The capture id (directory name).
+    pub id: String,
+    /// True when the log and the dump were both saved.
+    pub ok: bool,
+    /// The source.
+    pub vmcore: String,
+    /// Capture start and end (Unix seconds).
+    pub started: i64,
+    /// End of the capture.
+    pub finished: i64,
+    /// Crash time from VMCOREINFO, when present.
+    pub crash_time: Option<i64>,
+    /// Kernel release of the crashed kernel.
+    pub release: Option<String>,
+    /// Dump level.
+    pub level: u8,
+    /// Compression.
+    pub compression: String,
+    /// Size of dmesg.txt, when saved.
+    pub dmesg_bytes: Option<u64>,
+    /// Size of vmcore.kdump, when saved.
+    pub dump_bytes: Option<u64>,
+    /// Page bytes read from the source.
+    pub dump_bytes_in: Option<u64>,
+    /// Seconds spent on the dump.
+    pub dump_secs: Option<f64>,
+    /// Everything that went wrong.
+    pub errors: Vec<String>,
+}
+
+fn now() -> i64 {
+    crashdb::time::unix(std::time::SystemTime::now())
+}
+
+fn step(msg: &str) {
+    eprintln!("panicdump capture: {msg}");
+}
+
+/// fsync a directory (some filesystems refuse; that is not fatal).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Write `data` to `path` through a temporary name, fsynced, renamed, with
+/// the directory fsynced.
+fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let f = File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 16, f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok::<_, anyhow::Error>(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.context(format!("writing {}", path.display())));
+    }
+    if let Some(p) = path.parent() {
+        sync_dir(p);
+    }
+    Ok(())
+}
+
+/// Run `panicdump capture`.
+pub fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
+    let pid1 = std::process::id() == 1;
+    if pid1 {
+        mount_basics();
+    }
+    let result = capture(&args);
+    let (ok, action) = match &result {
+        Ok(st) if st.ok => (true, args.on_success),
+        Ok(st) => {
+            for e in &st.errors {
+                step(&format!("error: {e}"));
+            }
+            (false, args.on_failure)
+        }
+        Err(e) => {
+            step(&format!("error: {e:#}"));
+            (false, args.on_failure)
+        }
+    };
+    step(if ok {
+        "capture complete"
+    } else {
+        "capture FAILED"
+    });
+    act(action);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn capture(args: &CaptureArgs) -> Result<Status> {
+    let started = now();
+    let target = match (&args.target, &args.target_uuid) {
+        (Some(t), _) => t.clone(),
+        (None, Some(uuid)) => mount_uuid(uuid)?.join("var/crash"),
+        (None, None) => PathBuf::from("/var/crash"),
+    };
+    step(&format!("opening {}", args.vmcore.display()));
+    let dump = kernel::open_dump(&args.vmcore)?;
+    let crash_time = dump.vmcoreinfo().and_then(|v| v.crash_time());
+    let release = dump
+        .vmcoreinfo()
+        .and_then(|v| v.osrelease())
+        .map(String::from);
+    let id = crashdb::time::compact(crash_time.unwrap_or(started));
+    fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
+    let dir = target.join(&id);
+    if !dir.exists() {
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        sync_dir(&target);
+    }
+    step(&format!("writing to {}", dir.display()));
+    let mut st = Status {
+        schema: 1,
+        id: id.clone(),
+        vmcore: args.vmcore.display().to_string(),
+        started,
+        crash_time,
+        release,
+        level: args.level,
+        compression: format!("{:?}", args.compress).to_lowercase(),
+        ..Status::default()
+    };
+
+    // 1. The log first: small, and the most useful piece.
+    let dmesg_path = dir.join("dmesg.txt");
+    let log = kernel::kernel_memory(&dump)
+        .and_then(|k| kmsg::read_log(&k).context("cannot read the kernel log"));
+    match log {
+        Ok(log) => {
+            let r = write_atomic(&dmesg_path, |w| {
+                kmsg::write_log(&log, &kmsg::RenderOptions::MAKEDUMPFILE, w)?;
+                Ok(())
+            });
+            match r {
+                Ok(()) => {
+                    st.dmesg_bytes = fs::metadata(&dmesg_path).ok().map(|m| m.len());
+                    step(&format!(
+                        "saved the kernel log ({} records) to {}",
+                        log.records.len(),
+                        dmesg_path.display()
+                    ));
+                }
+                Err(e) => st.errors.push(format!("dmesg: {e:#}")),
+            }
+        }
+        Err(e) => st.errors.push(format!("dmesg: {e:#}")),
+    }
+
+    // 2. The dump.
+    let t0 = Instant::now();
+    match write_dump(&dump, args, &dir.join("vmcore.kdump")) {
+        Ok(s) => {
+            st.dump_bytes = Some(s.bytes_out);
+            st.dump_bytes_in = Some(s.bytes_in);
+            if s.unreadable_pages > 0 {
+                st.errors
+                    .push(format!("dump: {} unreadable page(s)", s.unreadable_pages));
+            }
+            step(&format!(
+                "saved the dump ({} bytes from {} bytes of pages)",
+                s.bytes_out, s.bytes_in
+            ));
+        }
+        Err(e) => st.errors.push(format!("dump: {e:#}")),
+    }
+    st.dump_secs = Some(t0.elapsed().as_secs_f64());
+
+    // 3. The status, last.
+    st.finished = now();
+    st.ok = st.errors.is_empty();
+    write_atomic(&dir.join("status.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &st)?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })?;
+    sync_dir(&dir);
+    sync_dir(&target);
+    step(&format!("wrote {}", dir.join("status.json").display()));
+    Ok(st)
+}
+
+fn write_dump(dump: &dumpfile::Dump, args: &CaptureArgs, out: &Path) -> Result<dumpwrite::Summary> {
+    let level = dumpwrite::DumpLevel::new(args.level)?;
+    let kmem = kernel::kernel_memory(dump);
+    let mut uts = dumpwrite::source_utsname(dump);
+    if let Ok(k) = &kmem {
+        if let Some(u) = kernel::utsname(k) {
+            uts.sysname = u.sysname;
+            uts.nodename = u.nodename;
+            uts.release = u.release;
+            uts.version = u.version;
+            uts.machine = u.machine;
+            if uts.domainname.is_empty() {
+                uts.domainname = "(none)".into();
+            }
+        }
+    }
+    let mut struct_filter;
+    let mut keep_all = dumpwrite::KeepAll;
+    let filter: &mut dyn dumpwrite::PageFilter = if level.needs_page_filter() {
+        let k = kmem.as_ref().map_err(|e| {
+            anyhow::anyhow!(
+                "dump level {} needs the kernel's struct pages: {e:#}",
+                args.level
+            )
+        })?;
+        struct_filter = dumpwrite::StructPageFilter::new(k, args.level)?;
+        for n in struct_filter.notes() {
+            step(&format!("note: {n}"));
+        }
+        &mut struct_filter
+    } else {
+        &mut keep_all
+    };
+    let opts = dumpwrite::Options {
+        format: dumpwrite::OutputFormat::Kdump,
+        compression: args.compress.into(),
+        level,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        utsname: Some(uts),
+        release_source_pages: true,
+    };
+    let (tmp, mut sink) = dumpwrite::IncompleteFile::create(out)
+        .with_context(|| format!("cannot create {}.incomplete", out.display()))?;
+    let mut last = 0u64;
+    let mut on_progress = |p: dumpwrite::Progress| {
+        let pct = p.done_pfns * 100 / p.total_pfns.max(1);
+        if pct >= last + 10 {
+            last = pct;
+            step(&format!("dump {pct}%"));
+        }
+    };
+    let summary = dumpwrite::write_dump(dump, filter, &opts, &mut sink, &mut on_progress)
+        .context("dump not written; the partial output is left flagged incomplete")?;
+    tmp.commit()
+        .with_context(|| format!("renaming {}.incomplete", out.display()))?;
+    Ok(summary)
+}
+
+/// As PID 1 nothing is mounted: mount proc, sys and dev (best effort).
+fn mount_basics() {
+    for (fstype, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {
+        let _ = fs::create_dir_all(dir);
+        mount(fstype, fstype, dir);
+    }
+}
+
+fn mount(fstype: &str, dev: &str, dir: &str) -> bool {
+    match std::process::Command::new("mount")
+        .args(["-t", fstype, dev, dir])
+        .status()
+    {
+        Ok(s) if s.success() => {
+            step(&format!("mounted {dev} ({fstype}) on {dir}"));
+            true
+        }
+        Ok(s) => {
+            step(&format!("mount -t {fstype} {dev} {dir}: {s}"));
+            false
+        }
+        Err(e) => {
+            step(&format!("mount -t {fstype} {dev} {dir}: {e}"));
+            false
+        }
+    }
+}
+
+/// Find the block device holding the filesystem `uuid` and mount it.
+fn mount_uuid(uuid: &str) -> Result<PathBuf> {
+    let want = uuid.to_ascii_lowercase();
+    let by_uuid = Path::new("/dev/disk/by-uuid").join(&want);
+    let dev = if by_uuid.exists() {
+        Some((by_uuid, None))
+    } else {
+        probe_devices(&want)
+    };
+    let Some((dev, fstype)) = dev else {
+        bail!("no filesystem with UUID {uuid} found");
+    };
+    let mnt = PathBuf::from("/run/panicdump-target");
+    fs::create_dir_all(&mnt).with_context(|| format!("creating {}", mnt.display()))?;
+    let devs = dev.display().to_string();
+    let mnts = mnt.display().to_string();
+    let ok = match fstype {
+        Some(t) => mount(t, &devs, &mnts),
+        None => std::process::Command::new("mount")
+            .args([&devs, &mnts])
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
+    if !ok {
+        bail!("cannot mount {devs} on {mnts}");
+    }
+    Ok(mnt)
+}
+
+/// Probe `/sys/class/block/*` devices for a superblock with this UUID.
+fn probe_devices(want: &str) -> Option<(PathBuf, Option<&'static str>)> {
+    let rd = fs::read_dir("/sys/class/block").ok()?;
+    for e in rd.flatten() {
+        let dev = Path::new("/dev").join(e.file_name());
+        if let Some((t, u)) = probe_superblock(&dev) {
+            if u == want {
+                return Some((dev, Some(t)));
+            }
+        }
+    }
+    None
+}
+
+fn hex_uuid(b: &[u8]) -> String {
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    if h.len() != 32 {
+        return h;
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Filesystem type and UUID of a device, from its superblock.
+fn probe_superblock(dev: &Path) -> Option<(&'static str, String)> {
+    use std::io::Read;
+    let mut f = File::open(dev).ok()?;
+    let mut b = vec![0u8; 0x10100];
+    let n = f.read(&mut b).ok()?;
+    b.truncate(n);
+    parse_superblock(&b)
+}
+
+fn parse_superblock(b: &[u8]) -> Option<(&'static str, String)> {
+    let get = |o: usize, n: usize| b.get(o..o + n);
+    if get(1024 + 0x38, 2) == Some(&[0x53, 0xef]) {
+        return Some(("ext4", hex_uuid(get(1024 + 0x68, 16)?)));
+    }
+    if get(0, 4) == Some(b"XFSB") {
+        return Some(("xfs", hex_uuid(get(32, 16)?)));
+    }
+    if get(0x10040, 8) == Some(b"_BHRfS_M") {
+        return Some(("btrfs", hex_uuid(get(0x10020, 16)?)));
+    }
+    if get(510, 2) == Some(&[0x55, 0xaa]) {
+        let id = if get(0x52, 5) == Some(b"FAT32") {
+            get(0x43, 4)?
+        } else if get(0x36, 3) == Some(b"FAT") {
+            get(0x27, 4)?
+        } else {
+            return None;
+        };
+        return Some((
+            "vfat",
+            format!("{:02x}{:02x}-{:02x}{:02x}", id[3], id[2], id[1], id[0]),
+        ));
+    }
+    None
+}
+
+fn act(action: Action) {
+    let sysrq = |c: &str| {
+        let _ = fs::write("/proc/sysrq-trigger", c);
+    };
+    match action {
+        Action::None => {}
+        Action::Reboot => {
+            step("rebooting");
+            sysrq("s");
+            sysrq("b");
+        }
+        Action::Poweroff => {
+            step("powering off");
+            sysrq("s");
+            sysrq("o");
+        }
+        Action::Shell => {
+            step("starting /bin/sh (exit to reboot)");
+            let _ = std::process::Command::new("/bin/sh").status();
+            sysrq("s");
+            sysrq("b");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- collect
+
+/// One pstore entry in the spool.
+struct Spooled {
+    /// `<hash dir>/<file name>`.
+    key: String,
+    hash_dir: PathBuf,
+    record: pstore::Record,
+}
+
+/// One capture directory.
+struct Capture {
+    id: String,
+    dir: PathBuf,
+    dmesg: Option<Vec<u8>>,
+    status_raw: Option<Vec<u8>>,
+    status: Option<Status>,
+    dump: Option<PathBuf>,
+}
+
+/// Summary entry of one record.
+#[derive(Serialize, Debug)]
+struct RecordSummary {
+    id: String,
+    created: bool,
+    title: Option<String>,
+    crash_time: Option<i64>,
+    sources: Vec<String>,
+    flags: Vec<String>,
+}
+
+#[derive(Serialize, Debug, Default)]
+struct CollectSummary {
+    state_dir: String,
+    pstore_harvested: usize,
+    pstore_unlinked: usize,
+    captures: usize,
+    records: Vec<RecordSummary>,
+    errors: Vec<String>,
+}
+
+/// Test hook: `PANICDUMP_COLLECT_EXIT_AFTER=harvest|record|mark` exits the
+/// process right after that step, as if it were killed there.
+fn kill_point(stage: &str) {
+    if std::env::var("PANICDUMP_COLLECT_EXIT_AFTER").is_ok_and(|v| v == stage) {
+        eprintln!("panicdump collect: exiting after {stage} (PANICDUMP_COLLECT_EXIT_AFTER)");
+        std::process::exit(137);
+    }
+}
+
+const MARK: &str = ".collected";
+
 /// Run `panicdump collect`.
-pub fn run_collect(_args: CollectArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
+    let state = args
+        .state_dir
+        .clone()
+        .or_else(|| std::env::var_os("PANICDUMP_STATE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(crashdb::DEFAULT_STATE_DIR));
+    let store = Store::new(&state);
+    let spool = state.join("spool/pstore");
+    let mut sum = CollectSummary {
+        state_dir: state.display().to_string(),
+        ..Default::default()
+    };
+
+    // 1. Durable copies of the pstore entries; nothing erased yet.
+    let have_pstore = args.pstore_dir.is_dir();
+    if have_pstore {
+        let rep = pstore::harvest::harvest(
+            &args.pstore_dir,
+            &spool,
+            &pstore::harvest::HarvestOptions { unlink: false },
+        )
+        .context("harvesting pstore")?;
+        sum.pstore_harvested = rep.copied().len() + rep.skipped().len();
+        for f in rep.failed() {
+            sum.errors
+                .push(format!("pstore entry {f} could not be copied"));
+        }
+    }
+    kill_point("harvest");
+
+    // 2. What is already recorded.
+    let mut recorded = BTreeSet::new();
+    for e in store.list()? {
+        if let Ok(m) = e.meta {
+            recorded.extend(m.sources.into_iter().map(|s| s.description));
+        }
+    }
+    let is_recorded = |key: &str| recorded.iter().any(|d| d.split(' ').next() == Some(key));
+
+    // 3. The spool, minus what was already collected.
+    let mut spooled = Vec::new();
+    let mut done_dirs = Vec::new();
+    if spool.is_dir() {
+        let mut dirs: Vec<_> = fs::read_dir(&spool)?.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for d in dirs.into_iter().filter(|d| d.is_dir()) {
+            if d.join(MARK).exists() {
+                continue;
+            }
+            let hash = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let contents = pstore::read_dir(&d)?;
+            for (name, err) in contents.unreadable {
+                sum.errors.push(format!("spool {hash}/{name}: {err}"));
+            }
+            let mut all_recorded = true;
+            for r in contents.records {
+                if r.file_name.starts_with('.') {
+                    continue;
+                }
+                let key = format!("pstore:{hash}/{}", r.file_name);
+                if is_recorded(&key) {
+                    continue;
+                }
+                all_recorded = false;
+                spooled.push(Spooled {
+                    key,
+                    hash_dir: d.clone(),
+                    record: r,
+                });
+            }
+            if all_recorded {
+                done_dirs.push(d);
+            }
+        }
+    }
+    for d in done_dirs {
+        mark(&d.join(MARK), "recorded earlier")?;
+    }
+
+    // 4. Capture directories.
+    let mut dump_dirs = vec![args
+        .dump_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/var/crash"))];
+    dump_dirs.push(state.join("incoming"));
+    let mut captures = Vec::new();
+    for dd in &dump_dirs {
+        let Ok(rd) = fs::read_dir(dd) else { continue };
+        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for d in dirs.into_iter().filter(|d| d.is_dir()) {
+            if d.join(MARK).exists() {
+                continue;
+            }
+            let id = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dmesg = fs::read(d.join("dmesg.txt")).ok();
+            let status_raw = fs::read(d.join("status.json")).ok();
+            if dmesg.is_none() && status_raw.is_none() {
+                continue;
+            }
+            if is_recorded(&format!("capture:{id}/dmesg.txt"))
+                || is_recorded(&format!("capture:{id}/status.json"))
+            {
+                mark(&d.join(MARK), "recorded earlier")?;
+                continue;
+            }
+            let status = status_raw
+                .as_deref()
+                .and_then(|s| serde_json::from_slice(s).ok());
+            let dump = Some(d.join("vmcore.kdump")).filter(|p| p.is_file());
+            captures.push(Capture {
+                id,
+                dir: d,
+                dmesg,
+                status_raw,
+                status,
+                dump,
+            });
+        }
+    }
+    sum.captures = captures.len();
+
+    // 5. Reassemble and reconcile.
+    let records: Vec<pstore::Record> = spooled.iter().map(|s| s.record.clone()).collect();
+    let coll = pstore::reassemble(&records);
+    let mut used_captures = vec![false; captures.len()];
+    let mut plans = Vec::new();
+    for crash in &coll.crashes {
+        let text = crash.dmesg.clone();
+        let m = captures
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used_captures[*i])
+            .find(|(_, c)| matches(crash, &text, c))
+            .map(|(i, _)| i);
+        if let Some(i) = m {
+            used_captures[i] = true;
+        }
+        plans.push((Some(crash), m));
+    }
+    for (i, used) in used_captures.iter().enumerate() {
+        if !used {
+            plans.push((None, Some(i)));
+        }
+    }
+
+    let mut all_ok = sum.errors.is_empty();
+    for (crash, cap) in plans {
+        let cap = cap.map(|i| &captures[i]);
+        let members: Vec<&Spooled> = match crash {
+            Some(c) => spooled
+                .iter()
+                .filter(|s| c.records.contains(&s.record.file_name))
+                .collect(),
+            None => Vec::new(),
+        };
+        match write_record(&store, crash, &members, cap) {
+            Ok(rs) => {
+                kill_point("record");
+                // Mark what this record consumed.
+                let mut dirs: Vec<&Path> = members.iter().map(|s| s.hash_dir.as_path()).collect();
+                dirs.dedup();
+                for d in dirs {
+                    mark(&d.join(MARK), &rs.id)?;
+                }
+                if let Some(c) = cap {
+                    mark(&c.dir.join(MARK), &rs.id)?;
+                    // The dump's copy in the record is durable: drop the original.
+                    if let Some(d) = &c.dump {
+                        if let Err(e) = fs::remove_file(d) {
+                            sum.errors.push(format!("removing {}: {e}", d.display()));
+                        } else {
+                            sync_dir(&c.dir);
+                        }
+                    }
+                }
+                kill_point("mark");
+                sum.records.push(rs);
+            }
+            Err(e) => {
+                all_ok = false;
+                sum.errors.push(format!("{e:#}"));
+            }
+        }
+    }
+
+    // 6. Erase pstore entries, now that their records exist.
+    if have_pstore && !args.keep_pstore && all_ok {
+        let rep = pstore::harvest::harvest(
+            &args.pstore_dir,
+            &spool,
+            &pstore::harvest::HarvestOptions { unlink: true },
+        )
+        .context("erasing harvested pstore entries")?;
+        sum.pstore_unlinked = rep.unlinked().len();
+    }
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&sum)?);
+    } else {
+        print_summary(&sum, &args);
+    }
+    Ok(if sum.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_summary(sum: &CollectSummary, args: &CollectArgs) {
+    println!(
+        "pstore: {} entr{} copied to the spool, {} erased{}; {} capture(s)",
+        sum.pstore_harvested,
+        if sum.pstore_harvested == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        sum.pstore_unlinked,
+        if args.keep_pstore {
+            " (--keep-pstore)"
+        } else {
+            ""
+        },
+        sum.captures
+    );
+    let created = sum.records.iter().filter(|r| r.created).count();
+    println!(
+        "{} record(s), {} new, in {}",
+        sum.records.len(),
+        created,
+        sum.state_dir
+    );
+    for r in &sum.records {
+        println!(
+            "  {} {}{}",
+            r.id,
+            r.title.as_deref().unwrap_or("(no title)"),
+            if r.created { "" } else { " (already recorded)" }
+        );
+        if !r.flags.is_empty() {
+            println!("    flagged: {}", r.flags.join(", "));
+        }
+    }
+    for e in &sum.errors {
+        println!("error: {e}");
+    }
+}
+
+fn mark(path: &Path, id: &str) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    write_atomic(path, |w| {
+        writeln!(w, "{id}")?;
+        Ok(())
+    })
+}
+
+/// Log lines without the `<N>` level prefix and the `[ts]` timestamp.
+fn norm_lines(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|l| {
+            let mut l = l.trim_end();
+            if l.starts_with('<') {
+                if let Some(i) = l.find('>') {
+                    l = &l[i + 1..];
+                }
+            }
+            if l.starts_with('[') {
+                if let Some(i) = l.find(']') {
+                    l = &l[i + 1..];
+                }
+            }
+            l.trim_start().to_string()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn panic_line(lines: &[String]) -> Option<&str> {
+    lines
+        .iter()
+        .find(|l| l.starts_with("Kernel panic - not syncing"))
+        .map(String::as_str)
+}
+
+fn release_of(lines: &[String]) -> Option<&str> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Linux version "))
+        .and_then(|r| r.split_whitespace().next())
+}
+
+/// Whether a pstore crash and a capture are the same crash: the pstore log
+/// tail appears in the capture's log, or the panic message and the kernel
+/// release agree and the times are within half an hour.
+fn matches(crash: &pstore::Crash, text: &[u8], cap: &Capture) -> bool {
+    let Some(cd) = &cap.dmesg else { return false };
+    let a = norm_lines(text);
+    let b = norm_lines(cd);
+    let tail: Vec<&String> = a.iter().rev().take(8).rev().collect();
+    if tail.len() >= 3
+        && b.windows(tail.len())
+            .any(|w| w.iter().eq(tail.iter().copied()))
+    {
+        return true;
+    }
+    let (Some(pa), Some(pb)) = (panic_line(&a), panic_line(&b)) else {
+        return false;
+    };
+    if pa != pb {
+        return false;
+    }
+    let rel_b = release_of(&b).or(cap.status.as_ref().and_then(|s| s.release.as_deref()));
+    if let (Some(x), Some(y)) = (release_of(&a), rel_b) {
+        if x != y {
+            return false;
+        }
+    }
+    let tc = cap
+        .status
+        .as_ref()
+        .map(|s| s.crash_time.unwrap_or(s.started));
+    match (crash.time.map(|t| t.secs), tc) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1800,
+        _ => true,
+    }
+}
+
+/// What is wrong with a pstore crash, for the record and the summary.
+fn crash_flags(c: &pstore::Crash) -> Vec<String> {
+    let mut f = Vec::new();
+    if c.flags.corrupt {
+        f.push("corrupt: no valid header".to_string());
+    }
+    if c.flags.ecc_errors {
+        f.push("ecc-errors".to_string());
+    }
+    if c.flags.truncated_stream {
+        f.push("truncated-stream".to_string());
+    }
+    if c.flags.compressed_undecodable {
+        f.push("compressed-undecodable".to_string());
+    }
+    if c.flags.missing_parts {
+        f.push("missing-parts".to_string());
+    }
+    let bad = std::str::from_utf8(&c.dmesg).is_err()
+        || c.dmesg
+            .iter()
+            .any(|&b| b < 0x20 && b != b'\n' && b != b'\t' && b != b'\r');
+    if bad {
+        f.push("corrupt: non-text bytes in the log".to_string());
+    }
+    f
+}
+
+fn write_record(
+    store: &Store,
+    crash: Option<&pstore::Crash>,
+    members: &[&Spooled],
+    cap: Option<&Capture>,
+) -> Result<RecordSummary> {
+    let flags = crash.map(crash_flags).unwrap_or_default();
+    let flag_note = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" [flagged: {}]", flags.join("; "))
+    };
+    let (dmesg, kind, desc) = match (cap.and_then(|c| c.dmesg.clone()), crash) {
+        (Some(d), _) => {
+            let id = cap.map(|c| c.id.as_str()).unwrap_or_default();
+            (
+                d,
+                SourceKind::VmcoreDmesg,
+                format!("capture:{id}/dmesg.txt"),
+            )
+        }
+        (None, Some(c)) => (
+            c.dmesg.clone(),
+            SourceKind::Pstore,
+            format!(
+                "pstore {} {:?} #{}{flag_note}",
+                c.backend
+                    .as_ref()
+                    .map(|b| format!("{b:?}"))
+                    .unwrap_or_default(),
+                c.reason,
+                c.count.unwrap_or(0)
+            ),
+        ),
+        (None, None) => bail!("nothing to record"),
+    };
+    let mut rec = NewRecord::new(dmesg, kind, desc);
+    let mut names = BTreeMap::new();
+    for s in members {
+        let n = names.entry(s.record.file_name.clone()).or_insert(0u32);
+        *n += 1;
+        let name = if *n == 1 {
+            s.record.file_name.clone()
+        } else {
+            format!("{}.{}", s.record.file_name, n)
+        };
+        rec = rec.raw_file(
+            name,
+            s.record.raw.clone(),
+            SourceKind::Pstore,
+            format!("{}{flag_note}", s.key),
+        );
+    }
+    let mut crash_time = crash.and_then(|c| c.time.map(|t| t.secs));
+    if let Some(c) = cap {
+        if let Some(s) = &c.status_raw {
+            rec = rec.raw_file(
+                "capture-status.json",
+                s.clone(),
+                SourceKind::File,
+                format!("capture:{}/status.json", c.id),
+            );
+        }
+        if let Some(d) = &c.dump {
+            rec = rec.dump(d, DumpMode::Copy, format!("capture:{}/vmcore.kdump", c.id));
+        }
+        if let Some(st) = &c.status {
+            crash_time = st.crash_time.or(crash_time).or(Some(st.started));
+        }
+    }
+    if let Some(t) = crash_time {
+        rec = rec.crash_time(t);
+    }
+    let title = oops::analyze(&rec.dmesg).title().map(String::from);
+    let sources = std::iter::once(rec.dmesg_source.description.clone())
+        .chain(rec.raw.iter().map(|r| r.2.description.clone()))
+        .chain(rec.dump.iter().map(|d| d.2.description.clone()))
+        .collect();
+    let w = store
+        .write(&rec, now())
+        .context("writing the crash record")?;
+    Ok(RecordSummary {
+        id: w.id,
+        created: w.created,
+        title,
+        crash_time,
+        sources,
+        flags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ext4_and_vfat_superblocks() {
+        let mut b = vec![0u8; 4096];
+        b[1024 + 0x38] = 0x53;
+        b[1024 + 0x39] = 0xef;
+        for (i, x) in b[1024 + 0x68..1024 + 0x78].iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        assert_eq!(
+            parse_superblock(&b),
+            Some(("ext4", "00010203-0405-0607-0809-0a0b0c0d0e0f".into()))
+        );
+        let mut v = vec![0u8; 1024];
+        v[510] = 0x55;
+        v[511] = 0xaa;
+        v[0x52..0x57].copy_from_slice(b"FAT32");
+        v[0x43..0x47].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
+        assert_eq!(parse_superblock(&v), Some(("vfat", "1234-5678".into())));
+        assert_eq!(parse_superblock(&[0u8; 100]), None);
+    }
+
+    #[test]
+    fn normalized_lines_drop_level_and_time() {
+        let l = norm_lines(b"<0>[    1.5] Kernel panic - not syncing: x\n[ 2.0] y\n\n");
+        assert_eq!(l, vec!["Kernel panic - not syncing: x", "y"]);
+    }
 }
