@@ -661,6 +661,14 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
             if is_recorded(&format!("capture:{id}/dmesg.txt"))
                 || is_recorded(&format!("capture:{id}/status.json"))
             {
+                // Recorded by a run killed before its marks: the record (and
+                // its copy of the dump, if any) is durable.
+                let dump = d.join("vmcore.kdump");
+                if is_recorded(&format!("capture:{id}/vmcore.kdump")) && dump.is_file() {
+                    if let Err(e) = fs::remove_file(&dump) {
+                        sum.errors.push(format!("removing {}: {e}", dump.display()));
+                    }
+                }
                 mark(&d.join(MARK), "recorded earlier")?;
                 continue;
             }

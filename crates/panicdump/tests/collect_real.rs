@@ -1,0 +1,306 @@
+//! `panicdump collect` on a temporary copy of the lab's real ramoops record
+//! (left by a panic and a warm reset) and a real capture of the lab's kdump
+//! vmcore: one record per crash, idempotent, crash-safe, corrupt records
+//! kept raw and flagged.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const PANIC: &str = "Kernel panic - not syncing: sysrq triggered crash";
+
+struct Setup {
+    pstore: PathBuf,
+    dumps: PathBuf,
+    state: PathBuf,
+    /// The original bytes of each pstore file.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// A temp pstore dir holding copies of the lab's records, and optionally a
+/// capture of the lab vmcore in a dump dir. As in /sys/fs/pstore, the
+/// records' mtime is the crash time (here: the vmcore's, plus 5 s).
+fn setup(name: &str, with_capture: bool) -> Setup {
+    let root = scratch(name);
+    let pstore = root.join("pstore");
+    let dumps = root.join("crash");
+    let state = root.join("state");
+    std::fs::create_dir_all(&pstore).unwrap();
+    std::fs::create_dir_all(&dumps).unwrap();
+    let mut crash_time = None;
+    if with_capture {
+        let vmcore = lab("kdump");
+        let out = run_bounded(
+            &[
+                "capture",
+                "--vmcore",
+                vmcore.to_str().unwrap(),
+                "--target",
+                dumps.to_str().unwrap(),
+                "--on-success",
+                "none",
+                "--on-failure",
+                "none",
+            ],
+            600,
+        );
+        assert!(
+            out.status.success(),
+            "capture: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let d = std::fs::read_dir(&dumps).unwrap().flatten().next().unwrap();
+        let st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join("status.json")).unwrap()).unwrap();
+        crash_time = st["crash_time"].as_i64();
+    }
+    let src = lab_dir("pstore").join("pstore");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let data = std::fs::read(e.path()).unwrap();
+        let dst = pstore.join(&name);
+        std::fs::write(&dst, &data).unwrap();
+        if let Some(t) = crash_time {
+            let f = std::fs::File::options().write(true).open(&dst).unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64 + 5))
+                .unwrap();
+        }
+        files.push((name, data));
+    }
+    files.sort();
+    assert!(!files.is_empty(), "the lab left pstore records");
+    Setup {
+        pstore,
+        dumps,
+        state,
+        files,
+    }
+}
+
+fn collect(s: &Setup, extra: &[&str], env: Option<(&str, &str)>) -> Output {
+    let mut c: Command = panicdump();
+    c.args(["collect", "--json", "--pstore-dir"])
+        .arg(&s.pstore)
+        .arg("--dump-dir")
+        .arg(&s.dumps)
+        .arg("--state-dir")
+        .arg(&s.state)
+        .args(extra)
+        .stdin(Stdio::null());
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    c.output().expect("spawn panicdump collect")
+}
+
+fn collect_ok(s: &Setup, extra: &[&str]) -> serde_json::Value {
+    let o = collect(s, extra, None);
+    assert!(
+        o.status.success(),
+        "collect failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    serde_json::from_slice(&o.stdout).expect("collect --json")
+}
+
+/// Record directories (finished ones: with record.json).
+fn records(state: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(state.join("crashes"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("record.json").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn meta(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("record.json")).unwrap()).unwrap()
+}
+
+fn pstore_names(s: &Setup) -> Vec<String> {
+    std::fs::read_dir(&s.pstore)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn pstore_and_capture_become_one_record() {
+    let s = setup("collect_merge", true);
+    let sum = collect_ok(&s, &[]);
+    let recs = records(&s.state);
+    assert_eq!(recs.len(), 1, "one crash, one record: {sum}");
+    let m = meta(&recs[0]);
+    let log = std::fs::read_to_string(recs[0].join("dmesg.txt")).unwrap();
+    assert!(log.contains(PANIC));
+    // The title is oops' title of the log.
+    let title = String::from_utf8(run_ok(&[
+        "title",
+        recs[0].join("dmesg.txt").to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert!(title.contains("sysrq triggered crash"), "{title}");
+    assert_eq!(m["title"].as_str().unwrap(), title.trim());
+    assert_eq!(sum["records"][0]["title"].as_str().unwrap(), title.trim());
+    // Both sources are in it: the capture's log and dump, the pstore file.
+    let kinds: Vec<&str> = m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"vmcore-dmesg") && kinds.contains(&"pstore") && kinds.contains(&"dump"),
+        "{kinds:?}"
+    );
+    for (name, data) in &s.files {
+        assert_eq!(
+            &std::fs::read(recs[0].join("raw").join(name)).unwrap(),
+            data
+        );
+    }
+    let dump = recs[0].join(m["dump"]["file"].as_str().unwrap());
+    let from_dump = run_ok(&["dmesg", dump.to_str().unwrap()]);
+    assert_eq!(from_dump, log.as_bytes());
+    // Originals erased only now that the record exists.
+    assert!(pstore_names(&s).is_empty(), "pstore erased");
+    let cap = std::fs::read_dir(&s.dumps)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert!(
+        !cap.join("vmcore.kdump").exists(),
+        "captured dump moved into the record"
+    );
+    assert!(cap.join("dmesg.txt").exists());
+
+    // Second run: nothing new.
+    let sum2 = collect_ok(&s, &[]);
+    assert_eq!(sum2["records"].as_array().unwrap().len(), 0, "{sum2}");
+    assert_eq!(records(&s.state), recs);
+
+    // list sees it.
+    let out = panicdump()
+        .args(["list", "--state-dir"])
+        .arg(&s.state)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(recs[0].file_name().unwrap().to_str().unwrap()));
+}
+
+#[test]
+fn pstore_only_record_with_keep_pstore() {
+    let s = setup("collect_keep", false);
+    let sum = collect_ok(&s, &["--keep-pstore"]);
+    let recs = records(&s.state);
+    assert_eq!(recs.len(), 1, "{sum}");
+    let m = meta(&recs[0]);
+    assert!(m["title"]
+        .as_str()
+        .unwrap()
+        .contains("sysrq triggered crash"));
+    assert!(std::fs::read_to_string(recs[0].join("dmesg.txt"))
+        .unwrap()
+        .contains(PANIC));
+    assert_eq!(sum["records"][0]["flags"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        pstore_names(&s).len(),
+        s.files.len(),
+        "--keep-pstore keeps them"
+    );
+    // Rerun with the entries still there: no new record, then erase them.
+    let sum2 = collect_ok(&s, &[]);
+    assert_eq!(sum2["records"].as_array().unwrap().len(), 0, "{sum2}");
+    assert_eq!(records(&s.state).len(), 1);
+    assert!(pstore_names(&s).is_empty());
+}
+
+#[test]
+fn bit_flipped_record_is_kept_raw_and_flagged() {
+    let s = setup("collect_bitflip", false);
+    let (name, orig) = &s.files[0];
+    let mut bad = orig.clone();
+    bad[0] ^= 0x01; // "Panic#1" header broken
+    let n = bad.len();
+    for i in [n / 3, n / 2, n - 40] {
+        bad[i] ^= 0x80; // invalid UTF-8 in the body
+    }
+    std::fs::write(s.pstore.join(name), &bad).unwrap();
+    let sum = collect_ok(&s, &[]);
+    let recs = records(&s.state);
+    assert_eq!(recs.len(), 1, "a corrupt record is not dropped: {sum}");
+    assert_eq!(
+        std::fs::read(recs[0].join("raw").join(name)).unwrap(),
+        bad,
+        "kept raw, byte for byte"
+    );
+    let flags = sum["records"][0]["flags"].as_array().unwrap();
+    assert!(!flags.is_empty(), "{sum}");
+    let m = meta(&recs[0]);
+    assert!(
+        m["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["description"].as_str().unwrap().contains("flagged")),
+        "{m}"
+    );
+    assert!(pstore_names(&s).is_empty(), "erased once recorded");
+}
+
+#[test]
+fn killed_after_harvest_then_rerun() {
+    let s = setup("collect_kill_harvest", true);
+    let o = collect(&s, &[], Some(("PANICDUMP_COLLECT_EXIT_AFTER", "harvest")));
+    assert!(!o.status.success());
+    assert_eq!(records(&s.state).len(), 0);
+    assert_eq!(pstore_names(&s).len(), s.files.len(), "nothing erased yet");
+    collect_ok(&s, &[]);
+    assert_eq!(records(&s.state).len(), 1);
+    assert!(pstore_names(&s).is_empty());
+    collect_ok(&s, &[]);
+    assert_eq!(records(&s.state).len(), 1);
+}
+
+#[test]
+fn killed_after_record_or_mark_then_rerun() {
+    for stage in ["record", "mark"] {
+        let s = setup(&format!("collect_kill_{stage}"), true);
+        let o = collect(&s, &[], Some(("PANICDUMP_COLLECT_EXIT_AFTER", stage)));
+        assert!(!o.status.success());
+        assert_eq!(records(&s.state).len(), 1, "{stage}");
+        // The record exists and the pstore entries are still there.
+        assert_eq!(pstore_names(&s).len(), s.files.len(), "{stage}");
+        let sum = collect_ok(&s, &[]);
+        let recs = records(&s.state);
+        assert_eq!(recs.len(), 1, "{stage}: no duplicate: {sum}");
+        assert!(pstore_names(&s).is_empty(), "{stage}");
+        let m = meta(&recs[0]);
+        assert!(m["dump"]["file"].is_string(), "{stage}: dump kept");
+        let cap = std::fs::read_dir(&s.dumps)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path();
+        assert!(
+            !cap.join("vmcore.kdump").exists(),
+            "{stage}: original dump dropped"
+        );
+        collect_ok(&s, &[]);
+        assert_eq!(records(&s.state).len(), 1, "{stage}");
+    }
+}
