@@ -576,7 +576,17 @@ impl Builder {
             }
             Source::Stack | Source::None => {}
         }
-        cands.extend(r.frames.iter().map(|f| (f.function.clone(), f.reliable)));
+        // Inlined frames (`foo file.c:12 [inline]`) are skipped, as syzbot
+        // does: which helpers get inlined changes from build to build, so
+        // naming one would split a bucket. Kept only if nothing else is left.
+        let n_own = cands.len();
+        let any_outlined = r.frames.iter().any(|f| !f.inline);
+        cands.extend(
+            r.frames
+                .iter()
+                .filter(|f| !f.inline || !any_outlined)
+                .map(|f| (f.function.clone(), f.reliable)),
+        );
         let skip = self.h.skip;
         // `?` frames are stack-scan guesses; use them only when the trace
         // has nothing else (old kernels print every frame with `?`).
@@ -597,11 +607,9 @@ impl Builder {
         let pick = pick.or_else(|| {
             let own = matches!(self.h.source, Source::Header | Source::Pc | Source::LockAt)
                 && !matches!(self.h.kind, Kind::ListCorruption | Kind::Refcount);
-            (own && !cands.is_empty() && cands.len() > r.frames.len())
-                .then_some(0)
-                .filter(|_| {
-                    crate::frame::is_ident(base_name(&cands[0].0)) && !cands[0].0.starts_with("0x")
-                })
+            (own && n_own > 0).then_some(0).filter(|_| {
+                crate::frame::is_ident(base_name(&cands[0].0)) && !cands[0].0.starts_with("0x")
+            })
         });
         let mut prefix = self.h.prefix.clone();
         if let Some(a) = &self.access {
