@@ -120,3 +120,45 @@ fn capture_of_garbage_fails_without_output() {
     let n = std::fs::read_dir(&target).map(|d| d.count()).unwrap_or(0);
     assert_eq!(n, 0, "nothing to collect from an unreadable vmcore");
 }
+
+/// The crash kernel's `/init` mode: settings from a kernel command line.
+#[test]
+fn capture_settings_from_a_kernel_command_line() {
+    let root = scratch("capture_cmdline");
+    let target = root.join("crash");
+    let vmcore = lab("kdump");
+    let cmdline = root.join("cmdline");
+    std::fs::write(
+        &cmdline,
+        format!(
+            "root=/dev/vda1 ro irqpoll nr_cpus=1 panicdump.capture=1 panicdump.target={} \
+             panicdump.vmcore={} panicdump.compress=lzo panicdump.on_success=none \
+             panicdump.on_failure=none\n",
+            target.display(),
+            vmcore.display()
+        ),
+    )
+    .unwrap();
+    let out = run_bounded(
+        &["capture", "--from-cmdline", cmdline.to_str().unwrap()],
+        600,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = std::fs::read_dir(&target)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("status.json")).unwrap()).unwrap();
+    assert_eq!(st["ok"], true, "{st}");
+    assert_eq!(st["compression"], "lzo");
+    let want = run_ok(&["dmesg", vmcore.to_str().unwrap()]);
+    let from_dump = run_ok(&["dmesg", dir.join("vmcore.kdump").to_str().unwrap()]);
+    assert_same_lines(&from_dump, &want, "dmesg of the lzo dump");
+}

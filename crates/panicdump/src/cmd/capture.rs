@@ -70,6 +70,15 @@ pub struct CaptureArgs {
     /// Action after a failed capture.
     #[arg(long, value_enum, default_value_t = Action::Reboot)]
     pub on_failure: Action,
+    /// Take settings from a kernel command line (the crash kernel's `/init`
+    /// mode): `panicdump.target=UUID=..|/dev/..|DIR`, `panicdump.level=N`,
+    /// `panicdump.compress=..`, `panicdump.on_success=..`,
+    /// `panicdump.on_failure=..`, `panicdump.vmcore=PATH`; they override
+    /// the flags. As PID 1 it also mounts proc, sys, dev and loads the
+    /// modules of `/etc/panicdump/modules.order`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1,
+          default_missing_value = "/proc/cmdline")]
+    pub from_cmdline: Option<PathBuf>,
 }
 
 /// Arguments of `panicdump collect`.
@@ -169,10 +178,22 @@ fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<
 }
 
 /// Run `panicdump capture`.
-pub fn run_capture(args: CaptureArgs) -> Result<ExitCode> {
+pub fn run_capture(mut args: CaptureArgs) -> Result<ExitCode> {
     let pid1 = std::process::id() == 1;
     if pid1 {
+        step("running as init");
         mount_basics();
+        load_modules(Path::new("/etc/panicdump/modules.order"));
+    }
+    if let Some(file) = args.from_cmdline.clone() {
+        match fs::read_to_string(&file) {
+            Ok(line) => {
+                if let Err(e) = apply_cmdline(&mut args, &line) {
+                    step(&format!("{}: {e:#}", file.display()));
+                }
+            }
+            Err(e) => step(&format!("cannot read {}: {e}", file.display())),
+        }
     }
     let result = capture(&args);
     let (ok, action) = match &result {
@@ -205,7 +226,7 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
     let started = now();
     let target = match (&args.target, &args.target_uuid) {
         (Some(t), _) => t.clone(),
-        (None, Some(uuid)) => mount_uuid(uuid)?.join("var/crash"),
+        (None, Some(uuid)) => mount_target(uuid)?.join("var/crash"),
         (None, None) => PathBuf::from("/var/crash"),
     };
     step(&format!("opening {}", args.vmcore.display()));
@@ -360,17 +381,10 @@ fn mount_basics() {
 }
 
 fn mount(fstype: &str, dev: &str, dir: &str) -> bool {
-    match std::process::Command::new("mount")
-        .args(["-t", fstype, dev, dir])
-        .status()
-    {
-        Ok(s) if s.success() => {
+    match sys::mount(dev, dir, fstype) {
+        Ok(()) => {
             step(&format!("mounted {dev} ({fstype}) on {dir}"));
             true
-        }
-        Ok(s) => {
-            step(&format!("mount -t {fstype} {dev} {dir}: {s}"));
-            false
         }
         Err(e) => {
             step(&format!("mount -t {fstype} {dev} {dir}: {e}"));
@@ -379,33 +393,103 @@ fn mount(fstype: &str, dev: &str, dir: &str) -> bool {
     }
 }
 
-/// Find the block device holding the filesystem `uuid` and mount it.
-fn mount_uuid(uuid: &str) -> Result<PathBuf> {
-    let want = uuid.to_ascii_lowercase();
-    let by_uuid = Path::new("/dev/disk/by-uuid").join(&want);
-    let dev = if by_uuid.exists() {
-        Some((by_uuid, None))
-    } else {
-        probe_devices(&want)
+/// Load the modules listed (absolute paths, in order) in `order`.
+fn load_modules(order: &Path) {
+    let Ok(list) = fs::read_to_string(order) else {
+        return;
     };
-    let Some((dev, fstype)) = dev else {
-        bail!("no filesystem with UUID {uuid} found");
+    for m in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match sys::load_module(Path::new(m)) {
+            Ok(()) => step(&format!("loaded {m}")),
+            Err(e) if e.raw_os_error() == Some(sys::EEXIST) => {}
+            Err(e) => step(&format!("loading {m}: {e}")),
+        }
+    }
+}
+
+/// Apply the `panicdump.*` options of a kernel command line.
+fn apply_cmdline(args: &mut CaptureArgs, line: &str) -> Result<()> {
+    use clap::ValueEnum;
+    for w in line.split_whitespace() {
+        let Some(opt) = w.strip_prefix("panicdump.") else {
+            continue;
+        };
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        let bad = |e: String| anyhow::anyhow!("panicdump.{k}={v}: {e}");
+        match k {
+            "target" => {
+                if v.starts_with("UUID=") || v.starts_with("/dev/") {
+                    args.target_uuid = Some(v.to_string());
+                    args.target = None;
+                } else {
+                    args.target = Some(PathBuf::from(v));
+                    args.target_uuid = None;
+                }
+            }
+            "vmcore" => args.vmcore = PathBuf::from(v),
+            "level" => {
+                args.level = v
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|l| *l <= 31)
+                    .ok_or_else(|| bad("not a level 0-31".into()))?
+            }
+            "compress" => args.compress = CompressArg::from_str(v, true).map_err(bad)?,
+            "on_success" | "on-success" => {
+                args.on_success = Action::from_str(v, true).map_err(bad)?
+            }
+            "on_failure" | "on-failure" => {
+                args.on_failure = Action::from_str(v, true).map_err(bad)?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Find the block device named by `spec` (`UUID=..`, a bare UUID, or a
+/// `/dev/..` path) and mount it on `/run/panicdump-target`. Devices can
+/// appear late after their driver loads: retry for ten seconds.
+fn mount_target(spec: &str) -> Result<PathBuf> {
+    let mut found = None;
+    for attempt in 0..20 {
+        found = find_device(spec);
+        if found.is_some() {
+            break;
+        }
+        if attempt == 0 {
+            step(&format!("waiting for {spec}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let Some((dev, fstype)) = found else {
+        bail!("no filesystem {spec} found");
     };
     let mnt = PathBuf::from("/run/panicdump-target");
     fs::create_dir_all(&mnt).with_context(|| format!("creating {}", mnt.display()))?;
     let devs = dev.display().to_string();
     let mnts = mnt.display().to_string();
-    let ok = match fstype {
-        Some(t) => mount(t, &devs, &mnts),
-        None => std::process::Command::new("mount")
-            .args([&devs, &mnts])
-            .status()
-            .is_ok_and(|s| s.success()),
-    };
-    if !ok {
+    if !mount(fstype, &devs, &mnts) {
         bail!("cannot mount {devs} on {mnts}");
     }
     Ok(mnt)
+}
+
+fn find_device(spec: &str) -> Option<(PathBuf, &'static str)> {
+    if spec.starts_with("/dev/") {
+        let dev = PathBuf::from(spec);
+        let (t, _) = probe_superblock(&dev)?;
+        return Some((dev, t));
+    }
+    let want = spec
+        .strip_prefix("UUID=")
+        .unwrap_or(spec)
+        .to_ascii_lowercase();
+    let by_uuid = Path::new("/dev/disk/by-uuid").join(&want);
+    if let Some((t, _)) = probe_superblock(&by_uuid) {
+        return Some((by_uuid, t));
+    }
+    probe_devices(&want).map(|(d, t)| (d, t.unwrap_or("ext4")))
 }
 
 /// Probe `/sys/class/block/*` devices for a superblock with this UUID.
@@ -475,26 +559,126 @@ fn parse_superblock(b: &[u8]) -> Option<(&'static str, String)> {
 }
 
 fn act(action: Action) {
-    let sysrq = |c: &str| {
-        let _ = fs::write("/proc/sysrq-trigger", c);
-    };
     match action {
         Action::None => {}
         Action::Reboot => {
-            step("rebooting");
-            sysrq("s");
-            sysrq("b");
+            step("syncing, rebooting");
+            sys::sync();
+            sys::reboot(false);
         }
         Action::Poweroff => {
-            step("powering off");
-            sysrq("s");
-            sysrq("o");
+            step("syncing, powering off");
+            sys::sync();
+            sys::reboot(true);
         }
         Action::Shell => {
             step("starting /bin/sh (exit to reboot)");
-            let _ = std::process::Command::new("/bin/sh").status();
-            sysrq("s");
-            sysrq("b");
+            if let Err(e) = std::process::Command::new("/bin/sh").status() {
+                step(&format!("/bin/sh: {e}"));
+            }
+            sys::sync();
+            sys::reboot(false);
+        }
+    }
+}
+
+/// The few system calls `/init` needs, through the C library std links.
+mod sys {
+    use std::ffi::CString;
+    use std::io;
+    use std::os::raw::{c_char, c_int, c_long, c_ulong, c_void};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+
+    /// `EEXIST`: the module is already loaded (or built in).
+    pub const EEXIST: i32 = 17;
+    const MODULE_INIT_COMPRESSED_FILE: c_int = 4;
+    #[cfg(target_arch = "x86_64")]
+    const SYS_FINIT_MODULE: c_long = 313;
+    #[cfg(not(target_arch = "x86_64"))]
+    const SYS_FINIT_MODULE: c_long = 273; // aarch64, riscv64 (generic table)
+    const RB_AUTOBOOT: c_int = 0x0123_4567;
+    const RB_POWER_OFF: c_int = 0x4321_fedc;
+
+    extern "C" {
+        #[link_name = "mount"]
+        fn c_mount(
+            src: *const c_char,
+            target: *const c_char,
+            fstype: *const c_char,
+            flags: c_ulong,
+            data: *const c_void,
+        ) -> c_int;
+        fn syscall(num: c_long, ...) -> c_long;
+        #[link_name = "reboot"]
+        fn c_reboot(cmd: c_int) -> c_int;
+        #[link_name = "sync"]
+        fn c_sync();
+    }
+
+    fn cstr(s: &[u8]) -> io::Result<CString> {
+        CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    }
+
+    /// mount(2) with no flags and no data.
+    pub fn mount(src: &str, target: &str, fstype: &str) -> io::Result<()> {
+        let (s, t, f) = (
+            cstr(src.as_bytes())?,
+            cstr(target.as_bytes())?,
+            cstr(fstype.as_bytes())?,
+        );
+        // SAFETY: valid NUL-terminated strings that outlive the call.
+        let r = unsafe { c_mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), 0, std::ptr::null()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// finit_module(2) of a module file (compressed ones left to the kernel).
+    pub fn load_module(path: &Path) -> io::Result<()> {
+        let f = std::fs::File::open(path)?;
+        let name = path.as_os_str().as_bytes();
+        let flags = if [".xz", ".zst", ".gz"]
+            .iter()
+            .any(|e| name.ends_with(e.as_bytes()))
+        {
+            MODULE_INIT_COMPRESSED_FILE
+        } else {
+            0
+        };
+        let empty = cstr(b"")?;
+        // SAFETY: finit_module(fd, params, flags) with an open fd and a
+        // NUL-terminated empty parameter string.
+        let r = unsafe {
+            syscall(
+                SYS_FINIT_MODULE,
+                f.as_raw_fd() as c_long,
+                empty.as_ptr(),
+                flags as c_long,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// sync(2).
+    pub fn sync() {
+        // SAFETY: no arguments, cannot fail.
+        unsafe { c_sync() }
+    }
+
+    /// reboot(2): restart, or power off. Returns only on failure.
+    pub fn reboot(power_off: bool) {
+        let cmd = if power_off { RB_POWER_OFF } else { RB_AUTOBOOT };
+        // SAFETY: plain integer argument.
+        if unsafe { c_reboot(cmd) } != 0 {
+            eprintln!("panicdump capture: reboot: {}", io::Error::last_os_error());
         }
     }
 }
@@ -1039,6 +1223,33 @@ mod tests {
         v[0x43..0x47].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
         assert_eq!(parse_superblock(&v), Some(("vfat", "1234-5678".into())));
         assert_eq!(parse_superblock(&[0u8; 100]), None);
+    }
+
+    #[test]
+    fn cmdline_options_override_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: CaptureArgs,
+        }
+        let mut a = T::parse_from(["t", "--target", "/x"]).a;
+        apply_cmdline(
+            &mut a,
+            "root=/dev/vda1 ro panicdump.capture=1 panicdump.target=UUID=ab-cd \
+             panicdump.level=1 panicdump.compress=lzo panicdump.on_failure=shell",
+        )
+        .unwrap();
+        assert_eq!(a.target, None);
+        assert_eq!(a.target_uuid.as_deref(), Some("UUID=ab-cd"));
+        assert_eq!(a.level, 1);
+        assert_eq!(a.compress, CompressArg::Lzo);
+        assert_eq!(a.on_failure, Action::Shell);
+        assert_eq!(a.on_success, Action::Reboot);
+        apply_cmdline(&mut a, "panicdump.target=/var/crash").unwrap();
+        assert_eq!(a.target.as_deref(), Some(Path::new("/var/crash")));
+        assert!(apply_cmdline(&mut a, "panicdump.level=99").is_err());
+        assert!(apply_cmdline(&mut a, "panicdump.on_success=explode").is_err());
     }
 
     #[test]
