@@ -304,3 +304,47 @@ fn killed_after_record_or_mark_then_rerun() {
         assert_eq!(records(&s.state).len(), 1, "{stage}");
     }
 }
+
+/// Two boots' `dmesg-ramoops-0` in the spool (the first run was killed
+/// after its copy; the next crash reused the name): two records, each with
+/// its own file.
+#[test]
+fn same_name_from_two_boots_stays_apart() {
+    let s = setup("collect_two_boots", false);
+    let (name, a) = &s.files[0];
+    let path = s.pstore.join(name);
+    let set_time = |t: u64| {
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
+            .unwrap();
+    };
+    set_time(1_790_000_000);
+    let o = collect(&s, &[], Some(("PANICDUMP_COLLECT_EXIT_AFTER", "harvest")));
+    assert!(!o.status.success());
+    let b = String::from_utf8_lossy(a)
+        .replace("sysrq triggered crash", "Fatal exception in interrupt")
+        .into_bytes();
+    assert_ne!(&b, a);
+    std::fs::write(&path, &b).unwrap();
+    set_time(1_790_003_600);
+    let sum = collect_ok(&s, &[]);
+    let recs = records(&s.state);
+    assert_eq!(recs.len(), 2, "{sum}");
+    let mut raws: Vec<Vec<u8>> = recs
+        .iter()
+        .map(|r| {
+            let files: Vec<_> = std::fs::read_dir(r.join("raw"))
+                .unwrap()
+                .flatten()
+                .collect();
+            assert_eq!(files.len(), 1, "{}: one raw file", r.display());
+            std::fs::read(files[0].path()).unwrap()
+        })
+        .collect();
+    raws.sort();
+    let mut want = vec![a.clone(), b];
+    want.sort();
+    assert_eq!(raws, want);
+    collect_ok(&s, &[]);
+    assert_eq!(records(&s.state).len(), 2);
+}

@@ -899,13 +899,7 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
     let mut all_ok = sum.errors.is_empty();
     for (crash, cap) in plans {
         let cap = cap.map(|i| &captures[i]);
-        let members: Vec<&Spooled> = match crash {
-            Some(c) => spooled
-                .iter()
-                .filter(|s| c.records.contains(&s.record.file_name))
-                .collect(),
-            None => Vec::new(),
-        };
+        let members = crash.map(|c| members_of(c, &spooled)).unwrap_or_default();
         match write_record(&store, crash, &members, cap) {
             Ok(rs) => {
                 kill_point("record");
@@ -957,6 +951,39 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The spooled files of a crash: its dmesg parts and attached records
+/// (console, pmsg...). A name found in several spool directories (the same
+/// `dmesg-ramoops-0` of different boots) goes by the record time.
+fn members_of<'a>(c: &pstore::Crash, spooled: &'a [Spooled]) -> Vec<&'a Spooled> {
+    let names = c
+        .records
+        .iter()
+        .chain(c.attached.iter().map(|a| &a.file_name));
+    let mut out: Vec<&Spooled> = Vec::new();
+    for name in names {
+        let cands: Vec<&Spooled> = spooled
+            .iter()
+            .filter(|s| &s.record.file_name == name)
+            .collect();
+        let same_time: Vec<&Spooled> = cands
+            .iter()
+            .copied()
+            .filter(|s| s.record.time == c.time)
+            .collect();
+        let pick = if cands.len() > 1 && !same_time.is_empty() {
+            same_time
+        } else {
+            cands
+        };
+        for s in pick {
+            if !out.iter().any(|o| o.key == s.key) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 fn print_summary(sum: &CollectSummary, args: &CollectArgs) {
