@@ -348,3 +348,42 @@ fn same_name_from_two_boots_stays_apart() {
     collect_ok(&s, &[]);
     assert_eq!(records(&s.state).len(), 2);
 }
+
+/// A capture that saved no log (it failed reading it) and one killed
+/// before its status: both recorded, nothing dropped, once.
+#[test]
+fn failed_and_unfinished_captures_are_recorded() {
+    let root = scratch("collect_failed_captures");
+    let s = Setup {
+        pstore: root.join("pstore"),
+        dumps: root.join("crash"),
+        state: root.join("state"),
+        files: Vec::new(),
+    };
+    std::fs::create_dir_all(&s.pstore).unwrap();
+    let failed = s.dumps.join("20261121-100000");
+    std::fs::create_dir_all(&failed).unwrap();
+    std::fs::write(
+        failed.join("status.json"),
+        br#"{"schema":1,"id":"20261121-100000","ok":false,"vmcore":"/proc/vmcore","started":1795255200,"finished":1795255201,"crash_time":null,"release":null,"level":31,"compression":"zstd","dmesg_bytes":null,"dump_bytes":null,"dump_bytes_in":null,"dump_secs":null,"errors":["dmesg: cannot read the kernel log"]}"#,
+    )
+    .unwrap();
+    let unfinished = s.dumps.join("20261121-110000");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::write(
+        unfinished.join("dmesg.txt"),
+        format!("[    1.000000] {PANIC}\n"),
+    )
+    .unwrap();
+    let sum = collect_ok(&s, &[]);
+    let recs = records(&s.state);
+    assert_eq!(recs.len(), 2, "{sum}");
+    let logs: Vec<String> = recs
+        .iter()
+        .map(|r| std::fs::read_to_string(r.join("dmesg.txt")).unwrap())
+        .collect();
+    assert!(logs.iter().any(|l| l.is_empty()));
+    assert!(logs.iter().any(|l| l.contains(PANIC)));
+    collect_ok(&s, &[]);
+    assert_eq!(records(&s.state).len(), 2);
+}

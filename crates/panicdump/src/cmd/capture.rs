@@ -310,6 +310,7 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
     })?;
     sync_dir(&dir);
     sync_dir(&target);
+    sys::sync();
     step(&format!("wrote {}", dir.join("status.json").display()));
     Ok(st)
 }
@@ -830,13 +831,22 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
         let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
         dirs.sort();
         for d in dirs.into_iter().filter(|d| d.is_dir()) {
-            if d.join(MARK).exists() {
-                continue;
-            }
             let id = d
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // A dump whose copy is in a record (durably) is dropped here,
+            // also when an earlier run was killed before dropping it.
+            let dump = d.join("vmcore.kdump");
+            if is_recorded(&format!("capture:{id}/vmcore.kdump")) && dump.is_file() {
+                if let Err(e) = fs::remove_file(&dump) {
+                    sum.errors.push(format!("removing {}: {e}", dump.display()));
+                }
+                sync_dir(&d);
+            }
+            if d.join(MARK).exists() {
+                continue;
+            }
             let dmesg = fs::read(d.join("dmesg.txt")).ok();
             let status_raw = fs::read(d.join("status.json")).ok();
             if dmesg.is_none() && status_raw.is_none() {
@@ -845,14 +855,7 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
             if is_recorded(&format!("capture:{id}/dmesg.txt"))
                 || is_recorded(&format!("capture:{id}/status.json"))
             {
-                // Recorded by a run killed before its marks: the record (and
-                // its copy of the dump, if any) is durable.
-                let dump = d.join("vmcore.kdump");
-                if is_recorded(&format!("capture:{id}/vmcore.kdump")) && dump.is_file() {
-                    if let Err(e) = fs::remove_file(&dump) {
-                        sum.errors.push(format!("removing {}: {e}", dump.display()));
-                    }
-                }
+                // Recorded by a run killed before its marks.
                 mark(&d.join(MARK), "recorded earlier")?;
                 continue;
             }
@@ -1170,7 +1173,16 @@ fn write_record(
                 c.count.unwrap_or(0)
             ),
         ),
-        (None, None) => bail!("nothing to record"),
+        (None, None) => match cap {
+            // A capture that could not save the log still has its status
+            // (what failed): recorded, with an empty log.
+            Some(c) => (
+                Vec::new(),
+                SourceKind::File,
+                format!("capture:{}/status.json (no kernel log)", c.id),
+            ),
+            None => bail!("nothing to record"),
+        },
     };
     let mut rec = NewRecord::new(dmesg, kind, desc);
     let mut names = BTreeMap::new();
