@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (package: time)"; exit 1; }
 cargo build --release --quiet -p panicdump
-pd="$PWD/target/release/panicdump"
+pd="${CARGO_TARGET_DIR:-$PWD/target}/release/panicdump"
 vmcore="${1:-$($pd lab kdump --json | sed -n 's/^  "dir": "\(.*\)",$/\1/p')/vmcore}"
 runs="${RUNS:-3}"
 tmp="$(mktemp -d "${TMPDIR:-/var/tmp}/bench-dump.XXXXXX")"; trap 'rm -rf "$tmp"' EXIT
@@ -28,7 +28,10 @@ measure() {
   local best="" rss=0
   for _ in $(seq "$runs"); do
     rm -f "$out" "$out.incomplete"
-    /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+    if ! /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err"; then
+      echo "failed: $* ($(grep -v '^Command exited' "$tmp/err" | tail -1))" >&2
+      echo "nan nan nan"; return
+    fi
     read -r w m <"$tmp/time"
     if [ -z "$best" ] || [ "$(echo "$w < $best" | bc -l)" = 1 ]; then best=$w; fi
     [ "$m" -gt "$rss" ] && rss=$m
@@ -47,6 +50,11 @@ for level in 31 1; do
       mthreads=(); [ "$j" -gt 1 ] && mthreads=(--num-threads "$j")
       read -r mw mr ms < <(measure "$tmp/mdf" makedumpfile "$flag" -d "$level" "${mthreads[@]}" "$vmcore" "$tmp/mdf")
       read -r pw pr ps < <(measure "$tmp/pd" "$pd" dump --no-progress -f -d "$level" -j "$j" --compress "$c" "$vmcore" "$tmp/pd")
+      if [ "$mw" = nan ]; then
+        printf '%-22s %9s %9.2f %8s %8.1f %9s %8.1fM   (makedumpfile failed)\n' "-d $level -j $j $c" n/a "$pw" n/a \
+          "$(echo "$pr/1024" | bc -l)" n/a "$(echo "$ps/1048576" | bc -l)"
+        continue
+      fi
       printf '%-22s %9.2f %9.2f %8.1f %8.1f %8.1fM %8.1fM %6.2fx %6.2fx %6.2fx\n' \
         "-d $level -j $j $c" "$mw" "$pw" "$(echo "$mr/1024" | bc -l)" "$(echo "$pr/1024" | bc -l)" \
         "$(echo "$ms/1048576" | bc -l)" "$(echo "$ps/1048576" | bc -l)" \

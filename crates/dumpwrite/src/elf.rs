@@ -292,7 +292,7 @@ pub(crate) fn write(
             sum.data_pages += 1;
         }
         sum.bytes_in += b.pages.len() as u64 * ps;
-        // Every 16 MiB read, drop the source pages from our page tables.
+        // Every RELEASE_EVERY bytes read, drop the source pages from our page tables.
         since_release += b.pages.len() as u64 * ps;
         if since_release >= RELEASE_EVERY {
             since_release = 0;

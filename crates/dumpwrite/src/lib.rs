@@ -44,7 +44,7 @@ use dumpfile::{Dump, PageState, PhysicalMemory, Utsname};
 
 /// Source bytes read between two releases of the source mapping: bounds
 /// the resident set an mmap'd source adds (see `source::release_mapping`).
-pub(crate) const RELEASE_EVERY: u64 = 16 << 20;
+pub(crate) const RELEASE_EVERY: u64 = 8 << 20;
 
 /// The container written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,6 +152,7 @@ pub(crate) struct Plan {
 pub(crate) fn plan(
     mem: &dyn PhysicalMemory,
     filter: &mut dyn PageFilter,
+    release: &dyn Fn(),
 ) -> Result<Plan, WriteError> {
     let ps = mem.page_size();
     let max_pfn = mem.ranges().iter().map(|r| r.end / ps).max().unwrap_or(0);
@@ -168,11 +169,16 @@ pub(crate) fn plan(
         }
     }
     let mut filtered = 0;
-    const CHUNK: u64 = 1 << 20;
+    // 64 Ki frames per call: the filter reads 4 MiB of struct pages
+    // through the source mapping, released after each chunk.
+    const CHUNK: u64 = 1 << 16;
     let mut start = 0;
     while start < max_pfn {
         let end = (start + CHUNK).min(max_pfn);
         filtered += filter.filter(start, end, &mut keep)?;
+        if filter.level_bits() != 0 {
+            release();
+        }
         start = end;
     }
     Ok(Plan {
@@ -237,9 +243,7 @@ pub fn write_dump(
             source::release_mapping(raw);
         }
     };
-    let mut plan = plan(mem, filter)?;
-    // The filter read struct pages through the mapping: drop them.
-    release();
+    let mut plan = plan(mem, filter, &release)?;
     let mut sum = match opts.format {
         OutputFormat::Kdump => {
             kdump::write(mem, &plan, &meta, &uts, opts, sink, progress, &release)?

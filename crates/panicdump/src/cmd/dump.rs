@@ -93,7 +93,9 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
     if !to_stdout && !args.force && args.out.exists() {
         bail!("{} exists (use --force to overwrite)", args.out.display());
     }
-    if args.format == FormatArg::Elf && args.compress != CompressArg::Zstd {
+    if args.format == FormatArg::Elf
+        && !matches!(args.compress, CompressArg::Zstd | CompressArg::None)
+    {
         bail!("--compress applies to kdump-compressed output only (ELF is uncompressed)");
     }
     let dump = kernel::open_dump(&args.source)?;
@@ -123,7 +125,7 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
             }
         }
     }
-    let mut struct_filter;
+    let mut struct_filter: Option<StructPageFilter> = None;
     let mut keep_all = KeepAll;
     let filter: &mut dyn PageFilter = if level.needs_page_filter() {
         let k = kmem.as_ref().map_err(|e| {
@@ -132,11 +134,11 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
                 args.level
             )
         })?;
-        struct_filter = StructPageFilter::new(k, args.level)?;
-        for n in struct_filter.notes() {
+        let f = struct_filter.insert(StructPageFilter::new(k, args.level)?);
+        for n in f.notes() {
             eprintln!("panicdump: note: {n}");
         }
-        &mut struct_filter
+        f
     } else {
         &mut keep_all
     };
@@ -174,6 +176,17 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
         b.finish_and_clear();
     }
     print_summary(&args, &opts, &summary, started.elapsed());
+    if let Some(f) = &struct_filter {
+        let st = f.stats();
+        eprintln!(
+            "  excluded by type: {} free, {} cache, {} cache with private data, {} user, {} other (poisoned, offline, unaccepted)",
+            st.free,
+            st.cache,
+            st.cache_private,
+            st.user,
+            st.hwpoison + st.offline + st.unaccepted
+        );
+    }
     if summary.unreadable_pages > 0 {
         eprintln!(
             "panicdump: warning: {} page(s) could not be read from the source \
