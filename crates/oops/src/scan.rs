@@ -34,6 +34,16 @@ pub struct Analyzer {
     out: Analysis,
     /// Line number at which the last report was closed.
     last_closed: u64,
+    /// First half of a quoted-printable soft line break (see `push_line`).
+    qp_pending: Vec<u8>,
+}
+
+/// Quoted-printable mail bodies (logs pasted into list mails) break lines
+/// longer than 76 characters with a trailing `=`. A line of 60..=76 bytes
+/// ending in a single `=` is taken as such a break and joined to the next.
+fn qp_soft_break(raw: &[u8]) -> bool {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    (60..=76).contains(&raw.len()) && raw.ends_with(b"=") && !raw.ends_with(b"==")
 }
 
 #[derive(Debug)]
@@ -68,6 +78,29 @@ impl Analyzer {
     /// Feed one raw line (without the trailing newline; a `\r` is tolerated).
     pub fn push_line(&mut self, raw: &[u8]) {
         self.out.lines += 1;
+        if !self.qp_pending.is_empty() {
+            let mut joined = std::mem::take(&mut self.qp_pending);
+            joined.pop(); // the `=`
+            let room = crate::line::MAX_LINE.saturating_sub(joined.len());
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            joined.extend_from_slice(&raw[..raw.len().min(room)]);
+            // A long line may be broken more than once.
+            if qp_soft_break(raw) && joined.len() < crate::line::MAX_LINE {
+                self.qp_pending = joined;
+            } else {
+                self.push_clean(&joined);
+            }
+            return;
+        }
+        if qp_soft_break(raw) {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            self.qp_pending.extend_from_slice(raw);
+            return;
+        }
+        self.push_clean(raw);
+    }
+
+    fn push_clean(&mut self, raw: &[u8]) {
         let line = clean(raw);
         if line.foreign || line.text.is_empty() {
             return;
@@ -312,6 +345,10 @@ impl Analyzer {
 
     /// Close the open report and return everything found.
     pub fn finish(mut self) -> Analysis {
+        if !self.qp_pending.is_empty() {
+            let pending = std::mem::take(&mut self.qp_pending);
+            self.push_clean(&pending);
+        }
         self.close(true);
         self.out
     }

@@ -173,3 +173,25 @@ Call Trace:
     assert_eq!(r.title, "WARNING in foo_probe");
     assert_eq!(r.panic.as_deref(), Some("panic_on_warn set"));
 }
+
+/// A log pasted into a quoted-printable mail: lines longer than 76
+/// characters are broken with a trailing `=` and must be joined again.
+#[test]
+fn quoted_printable_soft_breaks_are_joined() {
+    let log = "\
+[   14.870940] CPU: 0 PID: 0 Comm: swapper/0 Tainted: P           OE     5.=
+15.0-48-generic #54-Ubuntu
+";
+    let mut text = String::from(
+        "[   14.870724] WARNING: CPU: 0 PID: 1 at drivers/foo.c:12 foo_probe+0x1/0x2\n",
+    );
+    text.push_str(log);
+    let a = oops::analyze(text.as_bytes());
+    let r = a.primary().expect("report");
+    assert_eq!(r.release.as_deref(), Some("5.15.0-48-generic"));
+    // A separator line of `=` is not a soft break.
+    let sep = "=".repeat(70);
+    let a = oops::analyze(format!("{sep}\nplain line\n").as_bytes());
+    assert!(a.reports.is_empty());
+    assert_eq!(a.lines, 2);
+}
