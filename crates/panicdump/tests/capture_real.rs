@@ -162,3 +162,56 @@ fn capture_settings_from_a_kernel_command_line() {
     let from_dump = run_ok(&["dmesg", dir.join("vmcore.kdump").to_str().unwrap()]);
     assert_same_lines(&from_dump, &want, "dmesg of the lzo dump");
 }
+
+/// As PID 1 (in a new PID and mount namespace, when this host allows it):
+/// the init path runs (mounts through mount(2)) and the capture is whole.
+#[test]
+fn capture_as_pid_1() {
+    let root = scratch("capture_pid1");
+    let target = root.join("crash");
+    let vmcore = lab("kdump");
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount", "--propagation", "private"])
+        .arg(env!("CARGO_BIN_EXE_panicdump"))
+        .args(["capture", "--vmcore"])
+        .arg(&vmcore)
+        .arg("--target")
+        .arg(&target)
+        .args(["--on-success", "none", "--on-failure", "none"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = match out {
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("running as init") => o,
+        Ok(o) => {
+            eprintln!(
+                "skipped: unshare refused here: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: no unshare: {e}");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = std::fs::read_dir(&target)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("status.json")).unwrap()).unwrap();
+    assert_eq!(st["ok"], true, "{st}");
+    let want = run_ok(&["dmesg", vmcore.to_str().unwrap()]);
+    assert_same_lines(
+        &std::fs::read(dir.join("dmesg.txt")).unwrap(),
+        &want,
+        "dmesg.txt written as PID 1",
+    );
+}

@@ -34,9 +34,9 @@ use super::dump::CompressArg;
 /// What to do when the capture ends.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Reboot (sysrq `b`).
+    /// Sync and reboot (reboot(2)).
     Reboot,
-    /// Power off (sysrq `o`).
+    /// Sync and power off (reboot(2)).
     Poweroff,
     /// Start `/bin/sh` on the console, then reboot when it exits.
     Shell,
@@ -53,9 +53,11 @@ pub struct CaptureArgs {
     /// Directory (already mounted) receiving `<id>/`.
     #[arg(long, value_name = "DIR", conflicts_with = "target_uuid")]
     pub target: Option<PathBuf>,
-    /// Filesystem UUID of the target (ext4, xfs, btrfs, vfat); mounted on
-    /// `/run/panicdump-target` and written under `var/crash/` there.
-    #[arg(long, value_name = "UUID")]
+    /// The target filesystem: `UUID=..` (or a bare UUID; found through
+    /// /dev/disk/by-uuid or by probing ext4, xfs, btrfs and vfat
+    /// superblocks) or a `/dev/..` path; mounted on `/run/panicdump-target`
+    /// and written under `var/crash/` there.
+    #[arg(long, value_name = "UUID|DEV")]
     pub target_uuid: Option<String>,
     /// Dump level, makedumpfile's `-d` (see `panicdump dump`).
     #[arg(short = 'd', long = "dump-level", default_value_t = 31,
@@ -375,7 +377,14 @@ fn write_dump(dump: &dumpfile::Dump, args: &CaptureArgs, out: &Path) -> Result<d
 
 /// As PID 1 nothing is mounted: mount proc, sys and dev (best effort).
 fn mount_basics() {
-    for (fstype, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {
+    for (fstype, dir, present) in [
+        ("proc", "/proc", "/proc/self"),
+        ("sysfs", "/sys", "/sys/class"),
+        ("devtmpfs", "/dev", "/dev/zero"),
+    ] {
+        if Path::new(present).exists() {
+            continue;
+        }
         let _ = fs::create_dir_all(dir);
         mount(fstype, fstype, dir);
     }
@@ -526,9 +535,8 @@ fn hex_uuid(b: &[u8]) -> String {
 fn probe_superblock(dev: &Path) -> Option<(&'static str, String)> {
     use std::io::Read;
     let mut f = File::open(dev).ok()?;
-    let mut b = vec![0u8; 0x10100];
-    let n = f.read(&mut b).ok()?;
-    b.truncate(n);
+    let mut b = Vec::with_capacity(0x10100);
+    (&mut f).take(0x10100).read_to_end(&mut b).ok()?;
     parse_superblock(&b)
 }
 
