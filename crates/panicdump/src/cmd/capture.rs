@@ -1272,6 +1272,31 @@ mod tests {
         assert_eq!(parse_superblock(&[0u8; 100]), None);
     }
 
+    /// A real ext4 image made by mkfs.ext4 (skipped where it is missing).
+    #[test]
+    fn probes_a_real_ext4_image() {
+        let img = std::env::temp_dir().join(format!("panicdump-probe-{}.img", std::process::id()));
+        let uuid = "3f1e0c2a-9b7d-4c11-8e21-5a6b7c8d9e0f";
+        let made = File::create(&img)
+            .and_then(|f| f.set_len(8 << 20))
+            .ok()
+            .and_then(|_| {
+                std::process::Command::new("mkfs.ext4")
+                    .args(["-q", "-F", "-U", uuid])
+                    .arg(&img)
+                    .status()
+                    .ok()
+            });
+        if !made.is_some_and(|s| s.success()) {
+            let _ = fs::remove_file(&img);
+            eprintln!("skipped: no mkfs.ext4");
+            return;
+        }
+        let got = probe_superblock(&img);
+        let _ = fs::remove_file(&img);
+        assert_eq!(got, Some(("ext4", uuid.to_string())));
+    }
+
     #[test]
     fn cmdline_options_override_flags() {
         use clap::Parser;
