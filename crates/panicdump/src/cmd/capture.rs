@@ -56,9 +56,13 @@ pub struct CaptureArgs {
     /// The target filesystem: `UUID=..` (or a bare UUID; found through
     /// /dev/disk/by-uuid or by probing ext4, xfs, btrfs and vfat
     /// superblocks) or a `/dev/..` path; mounted on `/run/panicdump-target`
-    /// and written under `var/crash/` there.
+    /// and written under `--target-subdir` there.
     #[arg(long, value_name = "UUID|DEV")]
     pub target_uuid: Option<String>,
+    /// Directory inside the `--target-uuid` filesystem (`.` when the crash
+    /// directory is that filesystem's root).
+    #[arg(long, value_name = "REL", default_value = "var/crash")]
+    pub target_subdir: PathBuf,
     /// Dump level, makedumpfile's `-d` (see `panicdump dump`).
     #[arg(short = 'd', long = "dump-level", default_value_t = 31,
           value_parser = clap::value_parser!(u8).range(0..=31))]
@@ -75,7 +79,8 @@ pub struct CaptureArgs {
     /// Take settings from a kernel command line (the crash kernel's `/init`
     /// mode): `panicdump.target=UUID=..|/dev/..|DIR`, `panicdump.level=N`,
     /// `panicdump.compress=..`, `panicdump.on_success=..`,
-    /// `panicdump.on_failure=..`, `panicdump.vmcore=PATH`; they override
+    /// `panicdump.on_failure=..`, `panicdump.vmcore=PATH`,
+    /// `panicdump.dir=REL` (the `--target-subdir`); they override
     /// the flags. As PID 1 it also mounts proc, sys, dev and loads the
     /// modules of `/etc/panicdump/modules.order`.
     #[arg(long, value_name = "FILE", num_args = 0..=1,
@@ -228,7 +233,7 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
     let started = now();
     let target = match (&args.target, &args.target_uuid) {
         (Some(t), _) => t.clone(),
-        (None, Some(uuid)) => mount_target(uuid)?.join("var/crash"),
+        (None, Some(uuid)) => mount_target(uuid)?.join(&args.target_subdir),
         (None, None) => PathBuf::from("/var/crash"),
     };
     step(&format!("opening {}", args.vmcore.display()));
@@ -437,6 +442,7 @@ fn apply_cmdline(args: &mut CaptureArgs, line: &str) -> Result<()> {
                 }
             }
             "vmcore" => args.vmcore = PathBuf::from(v),
+            "dir" => args.target_subdir = PathBuf::from(v.trim_start_matches('/')),
             "level" => {
                 args.level = v
                     .parse::<u8>()
@@ -1318,6 +1324,9 @@ mod tests {
         assert_eq!(a.compress, CompressArg::Lzo);
         assert_eq!(a.on_failure, Action::Shell);
         assert_eq!(a.on_success, Action::Reboot);
+        assert_eq!(a.target_subdir, Path::new("var/crash"));
+        apply_cmdline(&mut a, "panicdump.dir=/crash").unwrap();
+        assert_eq!(a.target_subdir, Path::new("crash"));
         apply_cmdline(&mut a, "panicdump.target=/var/crash").unwrap();
         assert_eq!(a.target.as_deref(), Some(Path::new("/var/crash")));
         assert!(apply_cmdline(&mut a, "panicdump.level=99").is_err());
