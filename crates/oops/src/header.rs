@@ -397,6 +397,13 @@ fn bug(rest: &str) -> Option<Header> {
             format!("BUG: using {f} in preemptible code"),
             Source::Stack,
         )
+    } else if rest.starts_with("sleeping function called from invalid context") {
+        Header::new(
+            Kind::Bug,
+            "BUG: sleeping function called from invalid context",
+            Source::Stack,
+        )
+        .skip(SkipSet::MightSleep)
     } else if rest.starts_with("spinlock ") || rest.starts_with("rwlock ") {
         let what = rest.split(" on CPU").next().unwrap_or(rest);
         let what = what.split(':').next().unwrap_or(what).trim();
@@ -430,6 +437,9 @@ fn generic_message(rest: &str) -> String {
             s = &s[..i];
         }
     }
+    // Mail-wrapped: "… invalid context at" with the file on the next line.
+    s = s.trim_end();
+    s = s.strip_suffix(" at").unwrap_or(s);
     let words: Vec<&str> = s
         .split_whitespace()
         .filter(|w| {

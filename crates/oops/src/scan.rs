@@ -67,6 +67,9 @@ struct Builder {
     at_wrapped: bool,
     /// Caller register (LR/ra) as a symbol.
     lr: Option<Frame>,
+    /// Inside a list of lock or preemption sites (a line ended with
+    /// "at:") before the CPU line: symbols there are not a trace.
+    site_list: bool,
 }
 
 impl Analyzer {
@@ -332,6 +335,7 @@ impl Analyzer {
             ended: false,
             arm_caller: None,
             at_wrapped: false,
+            site_list: false,
             lr: None,
         });
     }
@@ -420,10 +424,16 @@ impl Builder {
             }
             return;
         }
+        if t.ends_with("at:") {
+            self.site_list = true;
+        } else if t.starts_with("CPU: ") || t.starts_with("Hardware name:") {
+            self.site_list = false;
+        }
         self.metadata(t);
         // A trace whose "Call Trace:" line was lost.
         if !self.frames_done
             && !self.trace_seen
+            && !self.site_list
             && self.report.frames.is_empty()
             && self.h.kind != Kind::Lockdep
         {

@@ -85,6 +85,9 @@ const WAIT_PREFIXES: &[&str] = &[
     "__wait_rcu_gp", "wait_rcu_gp", "rwbase_", "percpu_down", "percpu_rwsem", "__percpu_down",
     "__cond_resched", "_cond_resched", "msleep", "schedule_timeout", "usleep_range",
     "io_wait_event", "wait_woken", "__switch_to", "context_switch", "finish_task_switch",
+    // the tty layer's semaphore and its lock wrapper
+    "ldsem_down", "__ldsem_down", "down_read_failed", "down_write_failed", "tty_ldisc_lock",
+    "__tty_ldisc_lock",
 ];
 
 /// Extra frames skipped in RCU stalls and lockups: the timer and RCU code
@@ -120,7 +123,20 @@ pub enum SkipSet {
     Stall,
     /// Memory leaks: also the allocators.
     Alloc,
+    /// "sleeping function called from invalid context": the generic list
+    /// except the page-fault handlers, which are the culprit there (they
+    /// may sleep, and were entered with preemption or interrupts off).
+    MightSleep,
 }
+
+/// Fault handlers that call `might_sleep()` themselves.
+const SLEEPING_FAULT_HANDLERS: [&str; 5] = [
+    "do_page_fault",
+    "__do_page_fault",
+    "exc_page_fault",
+    "do_user_addr_fault",
+    "do_mem_abort",
+];
 
 /// Should `function` be passed over when naming the crash?
 pub fn is_generic(function: &str, set: SkipSet) -> bool {
@@ -128,6 +144,9 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
     let hit = |list: &[&str]| list.iter().any(|p| f.starts_with(p));
     if f.starts_with("0x") || !is_ident(f) {
         return true;
+    }
+    if set == SkipSet::MightSleep && SLEEPING_FAULT_HANDLERS.contains(&f) {
+        return false;
     }
     // Allocators, matched anywhere in the name as syzbot does: rkmalloc,
     // kmem_cache_alloc_trace and friends never name a bug.
@@ -156,7 +175,7 @@ pub fn is_generic(function: &str, set: SkipSet) -> bool {
         || EXACT.contains(&f)
         || ALLOC_WORDS.iter().any(|w| f.contains(w))
         || match set {
-            SkipSet::Generic => false,
+            SkipSet::Generic | SkipSet::MightSleep => false,
             SkipSet::Wait => hit(WAIT_PREFIXES),
             SkipSet::Stall => hit(STALL_PREFIXES) || hit(WAIT_PREFIXES),
             // Allocation wrappers are named every which way (rkmalloc,
