@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Prepare this machine to keep crash data: pstore, crash kernel, panic sysctls.
-    Arm(cmd::arm::ArmArgs),
+    Arm(Box<cmd::arm::ArmArgs>),
     /// Inside the crash kernel: save dmesg, then a filtered compressed dump, then reboot.
     Capture(cmd::capture::CaptureArgs),
     /// At boot: harvest pstore records and captured dumps into crash records.
@@ -52,9 +52,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // As the crash kernel's /init (PID 1, started with no arguments) the
+    // binary runs the capture with settings from the kernel command line.
+    let cli = if std::process::id() == 1 && std::env::args_os().len() <= 1 {
+        Cli::parse_from(["panicdump", "capture", "--from-cmdline"])
+    } else {
+        Cli::parse()
+    };
     let result = match cli.command {
-        Command::Arm(a) => cmd::arm::run(a),
+        Command::Arm(a) => cmd::arm::run(*a),
         Command::Capture(a) => cmd::capture::run_capture(a),
         Command::Collect(a) => cmd::capture::run_collect(a),
         Command::Status(a) => cmd::arm::run_status(a),
