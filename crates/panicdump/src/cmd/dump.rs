@@ -90,6 +90,9 @@ pub struct DumpArgs {
 pub fn run(args: DumpArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let to_stdout = args.out.as_os_str() == "-";
+    if to_stdout && std::io::stdout().is_terminal() {
+        bail!("refusing to write a dump to a terminal: redirect standard output (OUT `-`)");
+    }
     if !to_stdout && !args.force && args.out.exists() {
         bail!("{} exists (use --force to overwrite)", args.out.display());
     }
