@@ -36,6 +36,8 @@ pub struct Analyzer {
     last_closed: u64,
     /// First half of a quoted-printable soft line break (see `push_line`).
     qp_pending: Vec<u8>,
+    /// The physical line number where `qp_pending` started.
+    qp_line: u64,
 }
 
 /// Quoted-printable mail bodies (logs pasted into list mails) break lines
@@ -81,26 +83,40 @@ impl Analyzer {
     /// Feed one raw line (without the trailing newline; a `\r` is tolerated).
     pub fn push_line(&mut self, raw: &[u8]) {
         self.out.lines += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if !self.qp_pending.is_empty() {
             let mut joined = std::mem::take(&mut self.qp_pending);
+            if raw.is_empty() {
+                // Not a continuation after all: keep the `=`.
+                self.push_pending(&joined);
+                return;
+            }
             joined.pop(); // the `=`
             let room = crate::line::MAX_LINE.saturating_sub(joined.len());
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             joined.extend_from_slice(&raw[..raw.len().min(room)]);
             // A long line may be broken more than once.
             if qp_soft_break(raw) && joined.len() < crate::line::MAX_LINE {
                 self.qp_pending = joined;
             } else {
-                self.push_clean(&joined);
+                self.push_pending(&joined);
             }
             return;
         }
         if qp_soft_break(raw) {
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             self.qp_pending.extend_from_slice(raw);
+            self.qp_line = self.out.lines;
             return;
         }
         self.push_clean(raw);
+    }
+
+    /// Process a line held back as a possible soft break, numbered as the
+    /// physical line it started on (whatever came after it).
+    fn push_pending(&mut self, text: &[u8]) {
+        let now = self.out.lines;
+        self.out.lines = self.qp_line;
+        self.push_clean(text);
+        self.out.lines = now;
     }
 
     fn push_clean(&mut self, raw: &[u8]) {
@@ -351,7 +367,7 @@ impl Analyzer {
     pub fn finish(mut self) -> Analysis {
         if !self.qp_pending.is_empty() {
             let pending = std::mem::take(&mut self.qp_pending);
-            self.push_clean(&pending);
+            self.push_pending(&pending);
         }
         self.close(true);
         self.out

@@ -195,3 +195,20 @@ fn quoted_printable_soft_breaks_are_joined() {
     assert!(a.reports.is_empty());
     assert_eq!(a.lines, 2);
 }
+
+/// Found by the fuzzer: a possible soft break on the last line must give the
+/// same reports whether or not the input ends with a newline.
+#[test]
+fn soft_break_on_last_line_is_stable() {
+    let line = format!(
+        "Kernel panic - not syncing: V  103.087243] rcu: INFO: g=-112810,q {}=",
+        "x".repeat(3)
+    );
+    for input in [line.clone(), format!("{line}\n"), format!("{line}\n\n")] {
+        let a = oops::analyze(input.as_bytes());
+        let b = oops::analyze_reader(input.as_bytes()).unwrap();
+        assert_eq!(a.reports, b.reports, "input {input:?}");
+        assert_eq!(a.reports.len(), 1);
+        assert_eq!(a.reports[0].line, 1);
+    }
+}
