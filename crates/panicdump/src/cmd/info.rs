@@ -80,29 +80,9 @@ struct PanicCpu {
     registers: Vec<(String, u64)>,
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
+/// ISO 8601 UTC, as crash records print times.
 fn utc(epoch: i64) -> String {
-    let (y, mo, d) = civil_from_days(epoch.div_euclid(86_400));
-    let s = epoch.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
+    crashdb::time::rfc3339(epoch)
 }
 
 /// Find the panicking CPU: the task named on the `CPU: N PID: P` line after
