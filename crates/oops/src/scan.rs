@@ -72,6 +72,9 @@ struct Builder {
     /// Inside a list of lock or preemption sites (a line ended with
     /// "at:") before the CPU line: symbols there are not a trace.
     site_list: bool,
+    /// Inside the stack dump of a starved RCU grace-period kthread: it
+    /// shows the RCU machinery sleeping, not the stalled code.
+    gp_dump: bool,
 }
 
 impl Analyzer {
@@ -352,6 +355,7 @@ impl Analyzer {
             arm_caller: None,
             at_wrapped: false,
             site_list: false,
+            gp_dump: false,
             lr: None,
         });
     }
@@ -378,6 +382,25 @@ impl Builder {
     fn feed(&mut self, t: &str) {
         if t.starts_with("Kernel Offset:") || t.starts_with("Rebooting in") {
             return;
+        }
+        if self.h.kind == Kind::RcuStall {
+            if t.contains("RCU grace-period kthread stack dump") {
+                self.gp_dump = true;
+                return;
+            }
+            if self.gp_dump {
+                if t.starts_with("NMI backtrace")
+                    || t.starts_with("Sending NMI")
+                    || t.starts_with("CPU: ")
+                    || t.starts_with("Task dump for CPU")
+                    || t.starts_with("rcu: Stack dump")
+                {
+                    self.gp_dump = false;
+                    self.in_trace = false;
+                } else {
+                    return;
+                }
+            }
         }
         // Mail-wrapped WARNING line: the function landed on the next line.
         if self.body == 1 && self.h.func.is_none() && self.h.role == Role::Completes {
