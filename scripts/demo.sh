@@ -13,8 +13,14 @@ echo
 echo "== panicdump info $vmcore"
 $pd info "$vmcore"
 echo
-echo "== panicdump dmesg $vmcore (last 25 lines)"
-$pd dmesg "$vmcore" | tail -25
+echo "== panicdump dmesg $vmcore: the lab's marker and the panic (full log: $("$pd" dmesg "$vmcore" | wc -l) lines)"
+$pd dmesg "$vmcore" | grep -A4 'panicdump-lab-marker'
+echo
+echo "== panicdump dump: filter (-d 31) and compress the vmcore, then read it back"
+out="$(mktemp -d)/vmcore.kdump"
+$pd dump "$vmcore" "$out"
+$pd info "$out" > "$out.info"
+head -4 "$out.info"
 echo
 echo "== panicdump analyze (the crash found in that log)"
 $pd dmesg "$vmcore" | $pd analyze -

@@ -52,6 +52,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`panicdump info
+    // | head`) would panic. Behave like every Unix filter instead: die
+    // quietly from the signal.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // As the crash kernel's /init (PID 1, started with no arguments) the
     // binary runs the capture with settings from the kernel command line.
     let cli = if std::process::id() == 1 && std::env::args_os().len() <= 1 {

@@ -133,3 +133,35 @@ fn garbage_files_are_refused() {
     assert_clean_exit(&out, "missing file");
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/vmcore"));
 }
+
+/// `panicdump info vmcore | head -1` must end quietly (SIGPIPE, like any
+/// Unix filter), never with a Rust panic about a broken pipe.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let vmcore = lab("kdump");
+    for cmd in ["info", "dmesg"] {
+        let mut child = panicdump()
+            .args([cmd, vmcore.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then close the pipe while output is still coming.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut one = [0u8; 1];
+        stdout.read_exact(&mut one).unwrap();
+        drop(stdout);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        assert_ne!(status.code(), Some(101), "{cmd}: exit 101");
+    }
+}
