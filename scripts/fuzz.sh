@@ -11,7 +11,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   exit 1
 fi
 targets=$(cargo +nightly fuzz list)
-cargo +nightly fuzz build --quiet
+cargo +nightly fuzz build >/dev/null 2>&1 || cargo +nightly fuzz build
 for t in $targets; do
   mkdir -p "corpus/$t"
   echo "fuzz: $t for ${secs}s" >&2
