@@ -8,6 +8,10 @@
 //! For x86_64 an extra `PT_LOAD` maps the kernel image (as in
 //! `/proc/vmcore`); its file range aliases the direct-map segment's bytes,
 //! so nothing is stored twice. crash derives `phys_base` from it.
+//! Direct-map `p_vaddr`s come from the source's ELF headers; a
+//! kdump-compressed source does not record them, so its segments get
+//! `p_vaddr = p_paddr` (crash and drgn translate through the page tables
+//! and VMCOREINFO, not through `p_vaddr`).
 
 use crate::bitmap::Bitmap;
 use crate::error::WriteError;
