@@ -74,14 +74,13 @@ impl FromStr for Compression {
 enum State {
     None,
     Zlib(Box<flate2::Compress>),
-    Lzo(rust_lzo::LZOContext),
+    Lzo(Box<lzokay_native::Dict>),
     Snappy(Box<snap::raw::Encoder>),
     Zstd(Box<zstd::bulk::Compressor<'static>>),
 }
 
 /// A compressor for pages of one size, owning its work memory and output
-/// buffer. Not `Send` (the LZO work memory is a raw pointer): build one
-/// inside each worker thread.
+/// buffer. Build one inside each worker thread.
 pub struct PageCompressor {
     state: State,
     method: Compression,
@@ -98,7 +97,7 @@ impl PageCompressor {
                 flate2::Compression::fast(),
                 true,
             ))),
-            Compression::Lzo => State::Lzo(rust_lzo::LZOContext::new()),
+            Compression::Lzo => State::Lzo(Box::new(lzokay_native::Dict::new())),
             Compression::Snappy => State::Snappy(Box::new(snap::raw::Encoder::new())),
             Compression::Zstd => {
                 State::Zstd(Box::new(zstd::bulk::Compressor::new(1).map_err(|e| {
@@ -109,9 +108,7 @@ impl PageCompressor {
                 })?))
             }
         };
-        let scratch_len = page_size
-            .max(snap::raw::max_compress_len(page_size))
-            .max(rust_lzo::worst_compress(page_size));
+        let scratch_len = page_size.max(snap::raw::max_compress_len(page_size));
         Ok(PageCompressor {
             state,
             method,
@@ -139,11 +136,15 @@ impl PageCompressor {
                     _ => return None,
                 }
             }
-            State::Lzo(ctx) => {
-                let (out, err) = ctx.compress_to_slice(page, &mut self.scratch);
-                if err != rust_lzo::LZOError::OK {
+            // LZO1X through lzokay-native (MIT; the faster rust-lzo is
+            // GPL-2.0). Its API returns a fresh Vec: one allocation per LZO
+            // page, the only compression that allocates per page.
+            State::Lzo(dict) => {
+                let out = lzokay_native::compress_with_dict(page, dict).ok()?;
+                if out.len() >= limit {
                     return None;
                 }
+                self.scratch[..out.len()].copy_from_slice(&out);
                 out.len()
             }
             State::Snappy(enc) => enc.compress(page, &mut self.scratch).ok()?,
