@@ -18,6 +18,8 @@ APT_PACKAGES=(
   hyperfine           # benchmarks
   bc                  # arithmetic in bench scripts
   binutils            # nm: symbol table of the debug vmlinux, checks kallsyms
+  time                # /usr/bin/time: peak RSS in bench-dump.sh
+  e2fsprogs           # mkfs.ext4: the lab's dump-target disks
 )
 
 missing=()
@@ -44,6 +46,13 @@ if [ ! -s "$CACHE/vmlinux-$release" ]; then
   $SUDO mv "$tmp/usr/lib/debug/boot/vmlinux-$release" "$CACHE/vmlinux-$release.part"
   $SUDO mv "$CACHE/vmlinux-$release.part" "$CACHE/vmlinux-$release"
   rm -rf "$tmp"
+fi
+
+# drgn (PyPI wheel), an independent reader of our dumps.
+if ! python3 -c 'import drgn' >/dev/null 2>&1; then
+  log "pip install drgn"
+  python3 -m pip install --quiet drgn 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages drgn
 fi
 
 # Rust components and tools.
