@@ -63,7 +63,7 @@ pub fn guest_cmdline(recipe: Recipe, params: &Params, token: &str) -> String {
         "loglevel=6".into(),
     ];
     match recipe {
-        Recipe::Kdump | Recipe::ArmKdump => {
+        Recipe::Kdump | Recipe::ArmKdump | Recipe::Chain => {
             args.push(format!("crashkernel={}", params.crashkernel))
         }
         Recipe::QemuDump => {}

@@ -17,6 +17,14 @@ pub const MARKER_PREFIX: &str = "panicdump-lab-marker";
 pub const DATA_SERIAL: &str = "pddata";
 /// Serial of the disk the guest writes results to.
 pub const OUT_SERIAL: &str = "pdout";
+/// Serial of the ext4 disk the chain recipe captures to.
+pub const CHAIN_SERIAL: &str = "pdchain";
+/// Filesystem UUID of that disk (made on the host with `mkfs.ext4 -U`).
+pub const CHAIN_UUID: &str = "5eed1ab0-c4a1-4d0e-9a11-0000000c4a1e";
+/// Directory of the captures on that disk (`panicdump.dir=`).
+pub const CHAIN_DUMP_DIR: &str = "crash";
+/// State directory of `panicdump collect` on that disk.
+pub const CHAIN_STATE_DIR: &str = "state";
 /// Crash kernel image inside the first kernel's initramfs (kdump).
 pub const CRASH_KERNEL: &str = "lab/vmlinuz";
 /// Crash kernel initramfs inside the first kernel's initramfs (kdump).
@@ -170,11 +178,16 @@ pub fn init_script(plan: &InitPlan) -> String {
         Recipe::QemuDump => QEMU_DUMP,
         Recipe::Pstore => PSTORE,
         Recipe::ArmKdump => ARM_KDUMP,
+        Recipe::Chain => CHAIN,
     });
     s.replace("@CRASH_CMDLINE@", &plan.crash_cmdline)
         .replace("@CRASH_KERNEL@", CRASH_KERNEL)
         .replace("@CRASH_INITRD@", CRASH_INITRD)
         .replace("@OUT@", OUT_SERIAL)
+        .replace("@CHAIN@", CHAIN_SERIAL)
+        .replace("@UUID@", CHAIN_UUID)
+        .replace("@DUMPDIR@", CHAIN_DUMP_DIR)
+        .replace("@STATEDIR@", CHAIN_STATE_DIR)
 }
 
 /// kdump: the same script runs in both kernels; /proc/vmcore tells them apart.
@@ -221,6 +234,47 @@ fi
 load_modules
 phase arm
 panicdump arm --kernel /@CRASH_KERNEL@ --initrd /@CRASH_INITRD@ --no-pstore || fail "panicdump arm"
+[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "crash kernel not loaded"
+say "armed $(cat /proc/sys/kernel/panic_on_oops)"
+marker
+crash
+"#;
+
+/// chain: boot 1 arms with `panicdump arm` (its own capture initramfs,
+/// `panicdump capture` as the crash kernel's /init, target found by UUID)
+/// and panics; the capture reboots; boot 2 (the `armed` file is on the
+/// disk) runs `panicdump collect` on the disk and powers off.
+const CHAIN: &str = r#"
+load_modules
+DISK=$(find_disk @CHAIN@) || fail "no chain disk"
+mkdir -p /mnt/disk
+mount -t ext4 "$DISK" /mnt/disk || fail "mount $DISK"
+if [ -e /mnt/disk/lab-armed ]; then
+    phase collect
+    mkdir -p /sys/fs/pstore
+    mount -t pstore pstore /sys/fs/pstore 2>/dev/null
+    ls -lR /mnt/disk/@DUMPDIR@
+    say "collect-begin"
+    panicdump collect --dump-dir /mnt/disk/@DUMPDIR@ --pstore-dir /sys/fs/pstore \
+        --state-dir /mnt/disk/@STATEDIR@ --json > /tmp/collect.json
+    RC=$?
+    cat /tmp/collect.json
+    cp /tmp/collect.json /mnt/disk/collect.json
+    say "collect-end"
+    umount /mnt/disk || sync
+    sync
+    say "collected $RC"
+    poweroff -f
+    sleep 30
+fi
+echo "$TOKEN" > /mnt/disk/lab-armed
+umount /mnt/disk || fail "umount $DISK"
+phase arm
+panicdump arm --kernel /@CRASH_KERNEL@ --initrd-out /tmp/capture.img \
+    --block-driver virtio_blk --fs ext4 --no-pstore \
+    --append panicdump.target=UUID=@UUID@ --append panicdump.dir=@DUMPDIR@ \
+    --append panicdump.on_success=reboot --append panicdump.on_failure=reboot \
+    || fail "panicdump arm"
 [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "crash kernel not loaded"
 say "armed $(cat /proc/sys/kernel/panic_on_oops)"
 marker
@@ -302,6 +356,10 @@ mod tests {
         let p = init_script(&plan(Recipe::Pstore));
         assert!(p.contains("mount -t pstore"));
         assert!(p.contains("ramoops.ko mem_address=0x3f000000"));
+        let c = init_script(&plan(Recipe::Chain));
+        assert!(c.contains(&format!("panicdump.target=UUID={CHAIN_UUID}")));
+        assert!(c.contains("find_disk pdchain"));
+        assert!(c.contains("panicdump collect --dump-dir /mnt/disk/crash"));
     }
 
     /// The script must at least parse (`sh -n`) with the host's shell.

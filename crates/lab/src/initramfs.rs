@@ -24,6 +24,9 @@ pub struct Contents<'a> {
     pub modules: &'a [Module],
     /// The `/init` script.
     pub init: String,
+    /// Further files: (path inside the archive, contents), e.g. the
+    /// `modules.dep` that `panicdump arm` resolves the capture modules with.
+    pub extra_files: Vec<(String, Vec<u8>)>,
 }
 
 /// Build the archive (uncompressed, in memory).
@@ -79,6 +82,9 @@ pub fn base_archive(c: &Contents<'_>) -> Result<Archive> {
         }
         let src = c.kernel.modules_dir.join(&m.rel_path);
         a.file(&format!("{moddir}/{}", m.rel_path), 0o644, read(&src)?)?;
+    }
+    for (path, data) in &c.extra_files {
+        a.file(path, 0o644, data.clone())?;
     }
     Ok(a)
 }
@@ -161,6 +167,7 @@ mod tests {
             panicdump: busybox,
             modules: &modules,
             init: "#!/bin/sh\n".into(),
+            extra_files: Vec::new(),
         };
         let raw = base_archive(&c).unwrap().write_newc(Vec::new()).unwrap();
         let entries = parse_newc(&raw).unwrap();

@@ -10,7 +10,12 @@
 //! - [`Recipe::Pstore`]: ramoops records after a panic and warm reset (`pstore/`);
 //! - [`Recipe::ArmKdump`]: the crash kernel loaded by `panicdump arm`
 //!   (`kexec_file_load`, derived command line) reaches `/init` with a
-//!   `/proc/vmcore` (console only, no vmcore kept).
+//!   `/proc/vmcore` (console only, no vmcore kept);
+//! - [`Recipe::Chain`]: the whole capture chain: `panicdump arm` builds its
+//!   capture initramfs and loads it, `sysrq-c`, `panicdump capture` as the
+//!   crash kernel's `/init` writes to an ext4 disk found by UUID and
+//!   reboots, `panicdump collect` records the crash in the second boot; the
+//!   disk's capture and state directories are kept (`disk/`).
 //!
 //! Artifacts are cached under `<root>/<release>/<key>/` with a `meta.json`,
 //! the serial `console.log` and a `done` marker written last:

@@ -19,15 +19,21 @@ pub enum Recipe {
     /// instead of `kexec -p`; proves the crash kernel reaches `/init` with
     /// `/proc/vmcore` (no vmcore is kept).
     ArmKdump,
+    /// The whole capture chain: `panicdump arm` with its own capture
+    /// initramfs, `sysrq-c`, `panicdump capture` as the crash kernel's
+    /// `/init` writing to an ext4 disk found by UUID, reboot, and
+    /// `panicdump collect` in the second boot.
+    Chain,
 }
 
 impl Recipe {
     /// Every recipe.
-    pub const ALL: [Recipe; 4] = [
+    pub const ALL: [Recipe; 5] = [
         Recipe::Kdump,
         Recipe::QemuDump,
         Recipe::Pstore,
         Recipe::ArmKdump,
+        Recipe::Chain,
     ];
 
     /// Name used on the command line and in cache keys.
@@ -37,12 +43,13 @@ impl Recipe {
             Recipe::QemuDump => "qemu-dump",
             Recipe::Pstore => "pstore",
             Recipe::ArmKdump => "arm-kdump",
+            Recipe::Chain => "chain",
         }
     }
 
     /// Whether the recipe reserves memory with `crashkernel=` and panics into a crash kernel.
     pub fn uses_crash_kernel(self) -> bool {
-        matches!(self, Recipe::Kdump | Recipe::ArmKdump)
+        matches!(self, Recipe::Kdump | Recipe::ArmKdump | Recipe::Chain)
     }
 }
 
@@ -60,7 +67,7 @@ impl FromStr for Recipe {
             .find(|r| r.name() == s)
             .ok_or_else(|| {
                 LabError::Param(format!(
-                    "unknown recipe {s:?} (kdump, qemu-dump, pstore, arm-kdump)"
+                    "unknown recipe {s:?} (kdump, qemu-dump, pstore, arm-kdump, chain)"
                 ))
             })
     }

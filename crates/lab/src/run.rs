@@ -6,7 +6,10 @@ use crate::cpio;
 use crate::elfcore;
 use crate::error::{IoContext, LabError, Result};
 use crate::host::{self, Kernel};
-use crate::init::{self, Fill, InitPlan, Insmod, DATA_SERIAL, MARKER_PREFIX, OUT_SERIAL};
+use crate::init::{
+    self, Fill, InitPlan, Insmod, CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CHAIN_UUID,
+    DATA_SERIAL, MARKER_PREFIX, OUT_SERIAL,
+};
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
 use crate::modules::ModuleDeps;
@@ -70,6 +73,9 @@ fn wanted_modules(recipe: Recipe) -> &'static [&'static str] {
         Recipe::Pstore => &["virtio_pci", "virtio_blk", "reed_solomon", "ramoops"],
         // No disks: the crash kernel only reports /proc/vmcore.
         Recipe::ArmKdump => &[],
+        // The capture set `panicdump arm --block-driver virtio_blk --fs ext4`
+        // resolves (crc32c is ext4's soft dependency); boot 2 mounts the disk.
+        Recipe::Chain => &["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"],
     }
 }
 
@@ -123,6 +129,17 @@ pub(crate) fn initramfs(
     tools: &Tools,
 ) -> Result<Vec<u8>> {
     let (plan, modules) = plan(kernel, recipe, params)?;
+    let mut extra_files = Vec::new();
+    if recipe == Recipe::Chain {
+        // `panicdump arm` resolves the capture modules in the guest.
+        for f in ["modules.dep", "modules.builtin"] {
+            let src = kernel.modules_dir.join(f);
+            if src.is_file() {
+                let data = std::fs::read(&src).ctx("read", &src)?;
+                extra_files.push((format!("lib/modules/{}/{f}", kernel.release), data));
+            }
+        }
+    }
     let contents = Contents {
         kernel,
         busybox: &tools.busybox,
@@ -130,6 +147,7 @@ pub(crate) fn initramfs(
         panicdump: &tools.panicdump,
         modules: &modules,
         init: init::init_script(&plan),
+        extra_files,
     };
     initramfs::build(&contents, recipe.uses_crash_kernel())
 }
@@ -220,7 +238,8 @@ pub(crate) fn build(
         params,
         disks: Vec::new(),
         qmp: None,
-        no_reboot: recipe != Recipe::Pstore,
+        // pstore and chain reboot the guest in the same QEMU.
+        no_reboot: !matches!(recipe, Recipe::Pstore | Recipe::Chain),
         vmcoreinfo: recipe == Recipe::QemuDump,
     };
     let data = dir.join("data.img");
@@ -235,9 +254,17 @@ pub(crate) fn build(
     let out_bytes = match recipe {
         // /proc/vmcore is smaller than guest RAM (the reservation is excluded).
         Recipe::Kdump => (u64::from(params.memory_mib) + 64) << 20,
-        Recipe::QemuDump | Recipe::ArmKdump => 0,
+        Recipe::QemuDump | Recipe::ArmKdump | Recipe::Chain => 0,
         Recipe::Pstore => 16 << 20,
     };
+    let chain_disk = dir.join("chain.img");
+    if recipe == Recipe::Chain {
+        ext4_image(&chain_disk, CHAIN_DISK_MIB)?;
+        spec.disks.push(Disk {
+            path: chain_disk.clone(),
+            serial: CHAIN_SERIAL.into(),
+        });
+    }
     if out_bytes > 0 {
         sparse_image(&out, out_bytes)?;
         spec.disks.push(Disk {
@@ -252,7 +279,12 @@ pub(crate) fn build(
     let argv = cmdline::qemu_argv(&spec);
     let console = dir.join(artifact::CONSOLE);
     let stderr = dir.join("qemu.stderr");
-    let max_boots = if recipe == Recipe::QemuDump { 1 } else { 2 };
+    let max_boots = match recipe {
+        Recipe::QemuDump => 1,
+        // First kernel, crash kernel, second boot.
+        Recipe::Chain => 3,
+        _ => 2,
+    };
 
     let t = Instant::now();
     let mut run = QemuRun::spawn(
@@ -269,12 +301,14 @@ pub(crate) fn build(
         Recipe::QemuDump => run_qemu_dump(&mut run, dir, &qmp_path)?,
         Recipe::Pstore => run_pstore(&mut run, dir, &out, progress)?,
         Recipe::ArmKdump => run_arm_kdump(&mut run, progress)?,
+        Recipe::Chain => run_chain(&mut run, dir, &chain_disk, progress)?,
     };
     let qemu_s = round(t.elapsed().as_secs_f64() - extract_s);
     let phases = run.phases().to_vec();
     drop(run);
     let _ = std::fs::remove_file(&data);
     let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&chain_disk);
     let _ = std::fs::remove_file(&qmp_path);
 
     let meta = Meta {
@@ -380,6 +414,87 @@ fn run_arm_kdump(run: &mut QemuRun, progress: &Progress) -> Result<(Vec<String>,
     progress.note(&format!("/proc/vmcore is {} MiB", size >> 20));
     run.wait_exit()?;
     Ok((Vec::new(), 0.0))
+}
+
+/// Size of the chain recipe's ext4 disk (sparse): the capture and the
+/// record's copy of it.
+const CHAIN_DISK_MIB: u64 = 1024;
+
+/// Directory of the artifact holding what the chain left on its disk.
+pub(crate) const CHAIN_OUT_DIR: &str = "disk";
+
+/// A sparse ext4 image with the chain recipe's UUID, made by `mkfs.ext4`.
+fn ext4_image(path: &Path, mib: u64) -> Result<()> {
+    sparse_image(path, mib << 20)?;
+    let mkfs = host::find_program(None, "mkfs.ext4", "e2fsprogs")?;
+    let out = std::process::Command::new(&mkfs)
+        .args(["-F", "-q", "-L", "pdchain", "-U", CHAIN_UUID])
+        .arg(path)
+        .output()
+        .ctx("run", &mkfs)?;
+    if !out.status.success() {
+        return Err(LabError::Tool {
+            program: mkfs.display().to_string(),
+            msg: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Copy directories out of an ext4 image with `debugfs rdump` (no mount,
+/// no privileges needed).
+fn ext4_extract(image: &Path, dirs: &[&str], dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest).ctx("create", dest)?;
+    let debugfs = host::find_program(None, "debugfs", "e2fsprogs")?;
+    for d in dirs {
+        let out = std::process::Command::new(&debugfs)
+            .arg("-R")
+            .arg(format!("rdump /{d} {}", dest.display()))
+            .arg(image)
+            .output()
+            .ctx("run", &debugfs)?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || !dest.join(d).is_dir() {
+            return Err(LabError::Tool {
+                program: format!("{} rdump /{d}", debugfs.display()),
+                msg: format!("{}: {}", out.status, err.trim()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// chain: wait for arm, the capture in the crash kernel, the collect of the
+/// second boot; then copy the capture and state directories off the disk.
+fn run_chain(
+    run: &mut QemuRun,
+    dir: &Path,
+    disk: &Path,
+    progress: &Progress,
+) -> Result<(Vec<String>, f64)> {
+    let armed = run.wait_for("armed")?;
+    progress.note(&format!("armed by panicdump (panic_on_oops={armed})"));
+    let rc = run.wait_for("collected")?;
+    progress.note(&format!("panicdump collect exited {rc}"));
+    run.wait_exit()?;
+    let t = Instant::now();
+    let dest = dir.join(CHAIN_OUT_DIR);
+    ext4_extract(disk, &[CHAIN_DUMP_DIR, CHAIN_STATE_DIR], &dest)
+        .map_err(|e| run.fail(&format!("reading the disk: {e}")))?;
+    if rc != "0" {
+        return Err(run.fail(&format!("panicdump collect exited {rc}")));
+    }
+    Ok((
+        vec![
+            format!("{CHAIN_OUT_DIR}/{CHAIN_DUMP_DIR}"),
+            format!("{CHAIN_OUT_DIR}/{CHAIN_STATE_DIR}"),
+        ],
+        t.elapsed().as_secs_f64(),
+    ))
 }
 
 fn run_qemu_dump(run: &mut QemuRun, dir: &Path, qmp_path: &Path) -> Result<(Vec<String>, f64)> {

@@ -22,6 +22,11 @@ enum LabCmd {
     QemuDump(RunArgs),
     /// pstore: panic with ramoops loaded, warm reset, collect /sys/fs/pstore.
     Pstore(RunArgs),
+    /// arm-kdump: `panicdump arm` loads the crash kernel; it must reach /init with /proc/vmcore.
+    ArmKdump(RunArgs),
+    /// chain: `panicdump arm`, sysrq-c, `panicdump capture` as the crash
+    /// kernel's /init onto an ext4 disk (by UUID), reboot, `panicdump collect`.
+    Chain(RunArgs),
     /// List cached artifacts.
     List(CommonArgs),
     /// Remove all cached artifacts.
@@ -112,6 +117,8 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         LabCmd::Kdump(a) => run_recipe(Recipe::Kdump, a),
         LabCmd::QemuDump(a) => run_recipe(Recipe::QemuDump, a),
         LabCmd::Pstore(a) => run_recipe(Recipe::Pstore, a),
+        LabCmd::ArmKdump(a) => run_recipe(Recipe::ArmKdump, a),
+        LabCmd::Chain(a) => run_recipe(Recipe::Chain, a),
         LabCmd::List(c) => list(c),
         LabCmd::Clean(c) => {
             let lab = make_lab(&c, None)?;
@@ -190,6 +197,15 @@ fn print_artifact(a: &Artifact) {
         "  kernel {} | {} MiB | built in {:.1}s",
         a.meta.release, a.meta.memory_mib, a.meta.durations.total_s
     );
+    if !a.meta.phases.is_empty() {
+        let phases: Vec<String> = a
+            .meta
+            .phases
+            .iter()
+            .map(|p| format!("{} {:.1}s", p.name, p.at_s))
+            .collect();
+        println!("  phases: {}", phases.join(", "));
+    }
 }
 
 fn list(c: CommonArgs) -> anyhow::Result<ExitCode> {
