@@ -20,5 +20,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "fuzz (${FUZZ_SECONDS:-30}s per target)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
+# Build the lab's real artifacts first (cached under target/lab), so every
+# test that reads a real vmcore or pstore record finds it instead of skipping.
+step "lab artifacts (real kernel crashes under QEMU)"
+cargo build --quiet -p panicdump
+for recipe in kdump qemu-dump pstore; do
+  target/debug/panicdump lab "$recipe" >/dev/null
+done
+
 step "cargo test (unit, integration, lab)"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
