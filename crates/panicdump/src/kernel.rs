@@ -55,3 +55,36 @@ pub fn utsname(kmem: &addrxlat::KernelMemory<'_>) -> Option<Utsname> {
         domainname: field(5),
     })
 }
+
+/// The utsname for a dump header: the source's (kdump header or
+/// VMCOREINFO), replaced by the kernel's own `init_uts_ns` when readable.
+pub fn header_utsname(dump: &Dump, kmem: Option<&addrxlat::KernelMemory<'_>>) -> Utsname {
+    let mut uts = dumpwrite::source_utsname(dump);
+    if let Some(u) = kmem.and_then(utsname) {
+        uts.sysname = u.sysname;
+        uts.nodename = u.nodename;
+        uts.release = u.release;
+        uts.version = u.version;
+        uts.machine = u.machine;
+        if uts.domainname.is_empty() {
+            uts.domainname = "(none)".into();
+        }
+    }
+    uts
+}
+
+/// The `struct page` filter a dump level needs, or `None` for levels whose
+/// decisions need no kernel structures (0 and 1: zero pages are found from
+/// page contents).
+pub fn struct_page_filter<'a>(
+    kmem: &'a Result<addrxlat::KernelMemory<'a>>,
+    level: u8,
+) -> Result<Option<dumpwrite::StructPageFilter<'a>>> {
+    if !dumpwrite::DumpLevel::new(level)?.needs_page_filter() {
+        return Ok(None);
+    }
+    let k = kmem.as_ref().map_err(|e| {
+        anyhow::anyhow!("dump level {level} needs the kernel's struct pages: {e:#}")
+    })?;
+    Ok(Some(dumpwrite::StructPageFilter::new(k, level)?))
+}

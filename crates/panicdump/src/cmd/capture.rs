@@ -325,35 +325,15 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
 fn write_dump(dump: &dumpfile::Dump, args: &CaptureArgs, out: &Path) -> Result<dumpwrite::Summary> {
     let level = dumpwrite::DumpLevel::new(args.level)?;
     let kmem = kernel::kernel_memory(dump);
-    let mut uts = dumpwrite::source_utsname(dump);
-    if let Ok(k) = &kmem {
-        if let Some(u) = kernel::utsname(k) {
-            uts.sysname = u.sysname;
-            uts.nodename = u.nodename;
-            uts.release = u.release;
-            uts.version = u.version;
-            uts.machine = u.machine;
-            if uts.domainname.is_empty() {
-                uts.domainname = "(none)".into();
-            }
-        }
+    let uts = kernel::header_utsname(dump, kmem.as_ref().ok());
+    let mut struct_filter = kernel::struct_page_filter(&kmem, args.level)?;
+    for n in struct_filter.iter().flat_map(|f| f.notes()) {
+        step(&format!("note: {n}"));
     }
-    let mut struct_filter;
     let mut keep_all = dumpwrite::KeepAll;
-    let filter: &mut dyn dumpwrite::PageFilter = if level.needs_page_filter() {
-        let k = kmem.as_ref().map_err(|e| {
-            anyhow::anyhow!(
-                "dump level {} needs the kernel's struct pages: {e:#}",
-                args.level
-            )
-        })?;
-        struct_filter = dumpwrite::StructPageFilter::new(k, args.level)?;
-        for n in struct_filter.notes() {
-            step(&format!("note: {n}"));
-        }
-        &mut struct_filter
-    } else {
-        &mut keep_all
+    let filter: &mut dyn dumpwrite::PageFilter = match struct_filter.as_mut() {
+        Some(f) => f,
+        None => &mut keep_all,
     };
     let opts = dumpwrite::Options {
         format: dumpwrite::OutputFormat::Kdump,

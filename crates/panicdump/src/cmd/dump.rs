@@ -9,7 +9,7 @@ use crate::kernel;
 use anyhow::{bail, Context, Result};
 use dumpwrite::{
     Compression, DumpLevel, FlatSink, IncompleteFile, KeepAll, Options, OutputFormat, PageFilter,
-    Progress, StructPageFilter, Summary,
+    Progress, Summary,
 };
 use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -115,35 +115,15 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
 
     // The kernel view: utsname for the header, struct page for levels > 1.
     let kmem = kernel::kernel_memory(&dump);
-    let mut uts = dumpwrite::source_utsname(&dump);
-    if let Ok(k) = &kmem {
-        if let Some(u) = kernel::utsname(k) {
-            uts.sysname = u.sysname;
-            uts.nodename = u.nodename;
-            uts.release = u.release;
-            uts.version = u.version;
-            uts.machine = u.machine;
-            if uts.domainname.is_empty() {
-                uts.domainname = "(none)".into();
-            }
-        }
+    let uts = kernel::header_utsname(&dump, kmem.as_ref().ok());
+    let mut struct_filter = kernel::struct_page_filter(&kmem, args.level)?;
+    for n in struct_filter.iter().flat_map(|f| f.notes()) {
+        eprintln!("panicdump: note: {n}");
     }
-    let mut struct_filter: Option<StructPageFilter> = None;
     let mut keep_all = KeepAll;
-    let filter: &mut dyn PageFilter = if level.needs_page_filter() {
-        let k = kmem.as_ref().map_err(|e| {
-            anyhow::anyhow!(
-                "dump level {} needs the kernel's struct pages: {e:#}",
-                args.level
-            )
-        })?;
-        let f = struct_filter.insert(StructPageFilter::new(k, args.level)?);
-        for n in f.notes() {
-            eprintln!("panicdump: note: {n}");
-        }
-        f
-    } else {
-        &mut keep_all
+    let filter: &mut dyn PageFilter = match struct_filter.as_mut() {
+        Some(f) => f,
+        None => &mut keep_all,
     };
 
     let opts = Options {
