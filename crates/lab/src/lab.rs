@@ -233,6 +233,9 @@ impl Lab {
                 triple,
                 "-p",
                 "panicdump",
+                // The crash kernel needs none of the optional parts (server,
+                // submit client, desktop notifications): keep the binary lean.
+                "--no-default-features",
             ])
             .arg("--target-dir")
             .arg(&target_dir)
