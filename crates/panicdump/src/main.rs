@@ -24,7 +24,7 @@ enum Command {
     /// Inside the crash kernel: save dmesg, then a filtered compressed dump, then reboot.
     Capture(cmd::capture::CaptureArgs),
     /// At boot: harvest pstore records and captured dumps into crash records.
-    Collect(cmd::capture::CollectArgs),
+    Collect(cmd::collect::CollectArgs),
     /// Whether this machine is armed for crashes, and why not.
     Status(cmd::arm::StatusArgs),
     /// Recommend a crashkernel= size, with its breakdown.
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Arm(a) => cmd::arm::run(*a),
         Command::Capture(a) => cmd::capture::run_capture(a),
-        Command::Collect(a) => cmd::capture::run_collect(a),
+        Command::Collect(a) => cmd::collect::run_collect(a),
         Command::Status(a) => cmd::arm::run_status(a),
         Command::Estimate(a) => cmd::arm::run_estimate(a),
         Command::List(a) => cmd::records::run_list(a),

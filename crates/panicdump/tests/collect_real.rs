@@ -133,6 +133,13 @@ fn pstore_names(s: &Setup) -> Vec<String> {
         .collect()
 }
 
+/// Hash directories left in the pstore spool.
+fn spool_dirs(s: &Setup) -> usize {
+    std::fs::read_dir(s.state.join("spool/pstore"))
+        .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn pstore_and_capture_become_one_record() {
     let s = setup("collect_merge", true);
@@ -171,8 +178,10 @@ fn pstore_and_capture_become_one_record() {
     let dump = recs[0].join(m["dump"]["file"].as_str().unwrap());
     let from_dump = run_ok(&["dmesg", dump.to_str().unwrap()]);
     assert_eq!(from_dump, log.as_bytes());
-    // Originals erased only now that the record exists.
+    // Originals erased only now that the record exists; then the spool
+    // copies, whose bytes live on in the record's raw/, are cleaned.
     assert!(pstore_names(&s).is_empty(), "pstore erased");
+    assert_eq!(spool_dirs(&s), 0, "spool cleaned once pstore is erased");
     let cap = std::fs::read_dir(&s.dumps)
         .unwrap()
         .flatten()
@@ -221,11 +230,16 @@ fn pstore_only_record_with_keep_pstore() {
         s.files.len(),
         "--keep-pstore keeps them"
     );
+    assert!(
+        spool_dirs(&s) > 0,
+        "spool kept while the entries are in pstore"
+    );
     // Rerun with the entries still there: no new record, then erase them.
     let sum2 = collect_ok(&s, &[]);
     assert_eq!(sum2["records"].as_array().unwrap().len(), 0, "{sum2}");
     assert_eq!(records(&s.state).len(), 1);
     assert!(pstore_names(&s).is_empty());
+    assert_eq!(spool_dirs(&s), 0);
 }
 
 #[test]
@@ -386,4 +400,47 @@ fn failed_and_unfinished_captures_are_recorded() {
     assert!(logs.iter().any(|l| l.contains(PANIC)));
     collect_ok(&s, &[]);
     assert_eq!(records(&s.state).len(), 2);
+}
+
+/// A second collect waits for the one holding `<state>/collect.lock`
+/// instead of recording the same entries concurrently.
+#[test]
+fn concurrent_collect_waits_for_the_lock() {
+    use std::os::fd::AsRawFd;
+    let s = setup("collect_lock", false);
+    std::fs::create_dir_all(&s.state).unwrap();
+    let lock = std::fs::File::create(s.state.join("collect.lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let mut child = panicdump()
+        .args(["collect", "--json", "--pstore-dir"])
+        .arg(&s.pstore)
+        .arg("--dump-dir")
+        .arg(&s.dumps)
+        .arg("--state-dir")
+        .arg(&s.state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "collect ran while another held the lock"
+    );
+    assert!(
+        records(&s.state).is_empty(),
+        "nothing recorded while waiting"
+    );
+    assert_eq!(pstore_names(&s).len(), s.files.len());
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("waiting"));
+    assert_eq!(records(&s.state).len(), 1);
 }

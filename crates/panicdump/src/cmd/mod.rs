@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod arm;
 pub mod capture;
+pub mod collect;
 pub mod dmesg;
 pub mod dump;
 pub mod info;
