@@ -216,6 +216,11 @@ pub fn assert_clean_exit(out: &Output, what: &str) {
             stderr.contains("panicdump: error:"),
             "{what}: exit 1 without an error message:\n{stderr}"
         ),
+        // `dump`: written, but some source pages were unreadable.
+        Some(2) => assert!(
+            stderr.contains("could not be read"),
+            "{what}: exit 2 without naming the unreadable pages:\n{stderr}"
+        ),
         other => panic!("{what}: unexpected exit {other:?}\n{stderr}"),
     }
 }

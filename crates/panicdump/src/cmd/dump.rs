@@ -52,8 +52,15 @@ impl From<CompressArg> for Compression {
     }
 }
 
+/// Exit status when the output is complete but some source pages were
+/// unreadable: scripts must be able to tell a partial dump from a good one.
+pub const EXIT_PAGES_MISSING: u8 = 2;
+
 /// Arguments of `panicdump dump`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Exit status: 0 the dump is complete; 1 error, nothing \
+    written under the output name; 2 the dump was written but some source pages \
+    could not be read (they are marked missing in it and listed on stderr).")]
 pub struct DumpArgs {
     /// The source dump: /proc/vmcore, or any dump panicdump reads (ELF,
     /// kdump-compressed, flattened), to re-filter or re-compress it.
@@ -182,6 +189,7 @@ pub fn run(args: DumpArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        return Ok(ExitCode::from(EXIT_PAGES_MISSING));
     }
     Ok(ExitCode::SUCCESS)
 }
