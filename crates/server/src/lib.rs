@@ -1,0 +1,3 @@
+//! The panicdump crash server.
+
+pub mod dashboard;
