@@ -49,6 +49,9 @@ enum Command {
     Analyze(cmd::analyze::AnalyzeArgs),
     /// Crash real kernels under QEMU and collect what they leave behind.
     Lab(cmd::lab::LabArgs),
+    /// Send crash records to a crash server (queue, retry, daily limits; needs consent).
+    #[cfg(feature = "submit")]
+    Submit(cmd::submit::SubmitArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,8 @@ fn main() -> ExitCode {
         Command::Title(a) => cmd::analyze::run_title(a),
         Command::Analyze(a) => cmd::analyze::run_analyze(a),
         Command::Lab(a) => cmd::lab::run(a),
+        #[cfg(feature = "submit")]
+        Command::Submit(a) => cmd::submit::run(a),
     };
     match result {
         Ok(code) => code,

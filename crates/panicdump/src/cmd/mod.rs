@@ -10,3 +10,5 @@ pub mod dump;
 pub mod info;
 pub mod lab;
 pub mod records;
+#[cfg(feature = "submit")]
+pub mod submit;
