@@ -20,6 +20,8 @@ APT_PACKAGES=(
   binutils            # nm: symbol table of the debug vmlinux, checks kallsyms
   time                # /usr/bin/time: peak RSS in bench-dump.sh
   e2fsprogs           # mkfs.ext4: the lab's dump-target disks
+  chromium            # headless browser: the server dashboard's page tests
+  fonts-dejavu-core   # a font for chromium's dashboard screenshots
 )
 
 missing=()
