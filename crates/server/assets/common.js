@@ -133,7 +133,7 @@ function svg(tag, attrs, ...children) {
  * classes so dark mode applies.
  */
 export function seriesChart(series, label) {
-  const W = 800, H = 170, left = 34, right = 8, top = 10, bottom = 24;
+  const W = 800, H = 150, left = 34, right = 8, top = 10, bottom = 24;
   const plotW = W - left - right, plotH = H - top - bottom;
   const total = series.reduce((a, p) => a + (Number(p.count) || 0), 0);
   const max = Math.max(1, ...series.map((p) => Number(p.count) || 0));

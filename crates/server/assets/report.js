@@ -114,6 +114,28 @@ function taintText(t) {
   return names ? `${t.letters} (${names})` : t.letters;
 }
 
+/** The report's metadata as a definition list. */
+function metaFacts(r, primary) {
+  return facts([
+    ["Kind", r.kind ? filterLink("kind", r.kind) : "—"],
+    ["Bucket", r.bucket_id ? el("a", { href: "/buckets/" + encodeURIComponent(r.bucket_id) }, el("code", {}, r.bucket_id)) : "—"],
+    ["Release", r.release ? filterLink("release", r.release) : "—"],
+    ["Machine", el("code", {}, r.machine || "—")],
+    ["Received", fmtTime(r.received_at)],
+    ["Crash time", r.crash_time ? fmtTime(r.crash_time) : "unknown"],
+    ["Source", r.source || "—"],
+    ["Signature hash", el("code", {}, r.signature_hash || "—")],
+    r.client_title && r.client_title !== r.title ? ["Client's title", r.client_title] : null,
+    primary.panic ? ["Panic message", primary.panic] : null,
+    primary.comm || primary.pid !== undefined
+      ? ["Task", [primary.comm || "?", primary.pid !== undefined ? ` (PID ${primary.pid})` : "", primary.cpu !== undefined ? ` on CPU ${primary.cpu}` : ""]]
+      : null,
+    primary.hardware ? ["Hardware", primary.hardware] : null,
+    primary.taint ? ["Taint", taintText(primary.taint)] : null,
+    primary.corrupted ? ["Note", "parts of the report are damaged or missing; the title may be incomplete"] : null,
+  ]);
+}
+
 /** The log as one element per line; returns [box, first highlighted line element]. */
 function logView(lines, reportLine, primary, others) {
   let from = 1;
@@ -188,25 +210,20 @@ async function main() {
       el("code", {}, r.id || id),
     ),
     el("h1", { class: "crash-title", id: "title" }, r.title || "(no crash report found in the log)"),
-    el("p", { class: "actions" }, el("a", { class: "button", href: bundleHref, download: "" }, "Download bundle (.tar.gz)")),
-    facts([
-      ["Kind", r.kind ? filterLink("kind", r.kind) : "—"],
-      ["Bucket", r.bucket_id ? el("a", { href: "/buckets/" + encodeURIComponent(r.bucket_id) }, el("code", {}, r.bucket_id)) : "—"],
-      ["Release", r.release ? filterLink("release", r.release) : "—"],
-      ["Machine", el("code", {}, r.machine || "—")],
-      ["Received", fmtTime(r.received_at)],
-      ["Crash time", r.crash_time ? fmtTime(r.crash_time) : "unknown"],
-      ["Source", r.source || "—"],
-      ["Signature hash", el("code", {}, r.signature_hash || "—")],
-      r.client_title && r.client_title !== r.title ? ["Client's title", r.client_title] : null,
-      primary.panic ? ["Panic message", primary.panic] : null,
-      primary.comm || primary.pid !== undefined
-        ? ["Task", [primary.comm || "?", primary.pid !== undefined ? ` (PID ${primary.pid})` : "", primary.cpu !== undefined ? ` on CPU ${primary.cpu}` : ""]]
-        : null,
-      primary.hardware ? ["Hardware", primary.hardware] : null,
-      primary.taint ? ["Taint", taintText(primary.taint)] : null,
-      primary.corrupted ? ["Note", "parts of the report are damaged or missing; the title may be incomplete"] : null,
-    ]),
+    el(
+      "div",
+      { class: "split" },
+      el(
+        "section",
+        { class: "meta" },
+        metaFacts(r, primary),
+        el("p", { class: "actions" }, el("a", { class: "button", href: bundleHref, download: "" }, "Download bundle (.tar.gz)")),
+      ),
+      el("section", { class: "trace-box" }, traceSection(primary)),
+    ),
+    el("h2", { id: "log-heading" }, "Log", reportLine ? el("span", { class: "muted" }, ` (report at line ${reportLine})`) : null),
+    lines.length && lines[0] !== "" ? box : el("p", { class: "muted" }, "The bundle holds no log."),
+    note,
     found.length > 1
       ? [
           el("h2", {}, `Reports in this log (${found.length})`),
@@ -217,12 +234,8 @@ async function main() {
           ),
         ]
       : null,
-    traceSection(primary),
     registersSection(primary),
     modulesSection(primary),
-    el("h2", { id: "log-heading" }, "Log", reportLine ? el("span", { class: "muted" }, ` (report at line ${reportLine})`) : null),
-    lines.length && lines[0] !== "" ? box : el("p", { class: "muted" }, "The bundle holds no log."),
-    note,
   );
   // A #L123 link wins over the report line.
   const target = location.hash.startsWith("#L") ? document.getElementById(location.hash.slice(1)) : null;
