@@ -78,7 +78,7 @@ pub struct InitPlan {
     pub crash_cmdline: String,
 }
 
-const PRELUDE: &str = r#"#!/bin/sh
+pub(crate) const PRELUDE: &str = r#"#!/bin/sh
 export PATH=/bin:/sbin
 say() { echo "panicdump-lab: $*"; }
 phase() { say "phase $1"; }

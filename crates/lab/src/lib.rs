@@ -35,6 +35,7 @@ pub mod error;
 pub mod host;
 pub mod init;
 pub mod initramfs;
+pub mod kmod;
 mod lab;
 pub mod modules;
 pub mod params;
@@ -42,6 +43,7 @@ pub mod progress;
 pub mod qemu;
 pub mod qmp;
 mod run;
+pub mod scenario;
 
 pub use artifact::{Artifact, Meta};
 pub use error::{LabError, Result};
@@ -50,3 +52,4 @@ pub use lab::{
     ENV_TIMEOUT,
 };
 pub use params::{Params, Recipe};
+pub use scenario::{Mode, PanicKind, Scenario, ScenarioOutcome};

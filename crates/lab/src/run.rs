@@ -152,11 +152,11 @@ pub(crate) fn initramfs(
     initramfs::build(&contents, recipe.uses_crash_kernel())
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn random_token() -> Result<String> {
+pub(crate) fn random_token() -> Result<String> {
     let mut b = [0u8; 8];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
@@ -424,7 +424,7 @@ const CHAIN_DISK_MIB: u64 = 1024;
 pub(crate) const CHAIN_OUT_DIR: &str = "disk";
 
 /// A sparse ext4 image with the chain recipe's UUID, made by `mkfs.ext4`.
-fn ext4_image(path: &Path, mib: u64) -> Result<()> {
+pub(crate) fn ext4_image(path: &Path, mib: u64) -> Result<()> {
     sparse_image(path, mib << 20)?;
     let mkfs = host::find_program(None, "mkfs.ext4", "e2fsprogs")?;
     let out = std::process::Command::new(&mkfs)
@@ -447,7 +447,7 @@ fn ext4_image(path: &Path, mib: u64) -> Result<()> {
 
 /// Copy directories out of an ext4 image with `debugfs rdump` (no mount,
 /// no privileges needed).
-fn ext4_extract(image: &Path, dirs: &[&str], dest: &Path) -> Result<()> {
+pub(crate) fn ext4_extract(image: &Path, dirs: &[&str], dest: &Path) -> Result<()> {
     std::fs::create_dir_all(dest).ctx("create", dest)?;
     let debugfs = host::find_program(None, "debugfs", "e2fsprogs")?;
     for d in dirs {

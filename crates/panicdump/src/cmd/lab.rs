@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lab::{Artifact, Lab, LabConfig, Params, Recipe};
+use lab::{Artifact, Lab, LabConfig, Mode, PanicKind, Params, Recipe, Scenario};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,6 +27,12 @@ enum LabCmd {
     /// chain: `panicdump arm`, sysrq-c, `panicdump capture` as the crash
     /// kernel's /init onto an ext4 disk (by UUID), reboot, `panicdump collect`.
     Chain(RunArgs),
+    /// A panic scenario: `panicdump arm` (pstore, kdump or both), a panic of
+    /// one kind, capture or warm reset, `panicdump collect`; checks the record.
+    Scenario(ScenarioArgs),
+    /// Smallest crashkernel= (8M steps, 96M down) with which the full kdump
+    /// capture (dmesg + -d 31 dump) of a guest succeeds, next to `estimate`'s value.
+    CrashkernelMin(CrashkernelMinArgs),
     /// List cached artifacts.
     List(CommonArgs),
     /// Remove all cached artifacts.
@@ -88,6 +94,43 @@ struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+struct ScenarioArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Panic kind: sysrq, nmi, oops, bug, warn, softlockup, hungtask, nmi-flood, or `all`.
+    kind: String,
+    /// Mode: pstore, kdump, both, or `all`.
+    mode: String,
+    /// Guest RAM in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MiB")]
+    memory: u32,
+    /// crashkernel= reservation (kdump modes) [default: the scenario's, 160M].
+    #[arg(long, value_name = "SIZE")]
+    crashkernel: Option<String>,
+    /// Rerun even if a complete artifact exists.
+    #[arg(long)]
+    force: bool,
+    /// Deadline of each QEMU run, seconds [default: $PANICDUMP_LAB_TIMEOUT or 600].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct CrashkernelMinArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Guest RAM in MiB.
+    #[arg(long, default_value_t = 2048, value_name = "MiB")]
+    memory: u32,
+    /// Deadline of each QEMU run, seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    timeout: u64,
+    /// Rerun sizes whose result is cached.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
 struct InitramfsArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -119,6 +162,8 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         LabCmd::Pstore(a) => run_recipe(Recipe::Pstore, a),
         LabCmd::ArmKdump(a) => run_recipe(Recipe::ArmKdump, a),
         LabCmd::Chain(a) => run_recipe(Recipe::Chain, a),
+        LabCmd::Scenario(a) => run_scenarios(a),
+        LabCmd::CrashkernelMin(a) => crashkernel_min(a),
         LabCmd::List(c) => list(c),
         LabCmd::Clean(c) => {
             let lab = make_lab(&c, None)?;
@@ -182,6 +227,107 @@ fn run_recipe(recipe: Recipe, a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_artifact(&art);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_scenarios(a: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let lab = make_lab(&a.common, a.timeout)?;
+    let kinds: Vec<PanicKind> = if a.kind == "all" {
+        PanicKind::ALL.to_vec()
+    } else {
+        vec![a.kind.parse()?]
+    };
+    let modes: Vec<Mode> = if a.mode == "all" {
+        Mode::ALL.to_vec()
+    } else {
+        vec![a.mode.parse()?]
+    };
+    let mut failed = 0;
+    for &kind in &kinds {
+        for &mode in &modes {
+            let mut s = Scenario::new(kind, mode);
+            s.params.memory_mib = a.memory;
+            if let Some(ck) = &a.crashkernel {
+                s.params.crashkernel = ck.clone();
+            }
+            let verdict = lab
+                .scenario(&s, a.force)
+                .map_err(|e| e.to_string())
+                .and_then(|o| o.check().map(|()| o));
+            match verdict {
+                Ok(o) => println!(
+                    "ok   {s:<22} {:>5.1}s qemu  estimate {}  capture initramfs {}  {}",
+                    o.meta.qemu_s,
+                    o.meta.estimate.as_deref().unwrap_or("-"),
+                    o.meta
+                        .capture_initrd_bytes
+                        .map_or("-".into(), |b| format!("{b} bytes")),
+                    o.dir.display()
+                ),
+                Err(e) => {
+                    failed += 1;
+                    println!("FAIL {s}: {e}");
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Binary search over 64M..=96M in 8M steps, assuming a capture that works
+/// with N MiB also works with more.
+fn crashkernel_min(a: CrashkernelMinArgs) -> anyhow::Result<ExitCode> {
+    let lab = make_lab(&a.common, Some(a.timeout))?;
+    let mut sizes = lab::scenario::crashkernel_candidates();
+    sizes.sort_unstable();
+    let mut estimate = None;
+    let mut try_size = |mib: u64| -> bool {
+        let mut s = Scenario::new(PanicKind::Sysrq, Mode::Kdump);
+        s.params.memory_mib = a.memory;
+        s.params.crashkernel = format!("{mib}M");
+        let verdict = lab
+            .scenario(&s, a.force)
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                if estimate.is_none() {
+                    estimate = o.meta.estimate.clone();
+                }
+                o.check().map(|()| o)
+            });
+        match &verdict {
+            Ok(o) => eprintln!("crashkernel={mib}M: capture ok ({:.0}s)", o.meta.qemu_s),
+            Err(e) => eprintln!(
+                "crashkernel={mib}M: failed: {}",
+                e.lines().next().unwrap_or("")
+            ),
+        }
+        verdict.is_ok()
+    };
+    let top = *sizes.last().context("no candidate sizes")?;
+    if !try_size(top) {
+        anyhow::bail!("the capture fails even with crashkernel={top}M in a {} MiB guest", a.memory);
+    }
+    // Invariant: sizes[hi] works; everything below lo fails.
+    let (mut lo, mut hi) = (0usize, sizes.len() - 1);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if try_size(sizes[mid]) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let release = lab.kernel()?.release;
+    println!(
+        "smallest working crashkernel={}M ({} MiB guest, {release}); panicdump arm estimate: {}",
+        sizes[hi],
+        a.memory,
+        estimate.as_deref().unwrap_or("unknown")
+    );
     Ok(ExitCode::SUCCESS)
 }
 
