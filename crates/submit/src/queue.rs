@@ -95,13 +95,24 @@ pub struct SentMarker {
 }
 
 /// One entry as read from disk; a corrupt `state.json` is reported, never
-/// deleted.
-#[derive(Debug, Clone, Serialize)]
+/// deleted. As JSON: `{"id", "state": {...} | null, "corrupt": null | "why"}`.
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// Directory name (the record id).
     pub id: String,
     /// The state, or why it could not be read.
     pub state: std::result::Result<EntryState, String>,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("Entry", 3)?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("state", &self.state.as_ref().ok())?;
+        m.serialize_field("corrupt", &self.state.as_ref().err())?;
+        m.end()
+    }
 }
 
 /// What `enqueue` did.
@@ -477,7 +488,7 @@ impl Queue {
     ) -> Result<Vec<EntryOutcome>> {
         settings.require_consent()?;
         let url = settings.reports_url()?;
-        let token = settings.bearer_token()?.to_string();
+        let token = settings.bearer_token()?;
         let machine = machine::machine_hash(&settings.machine_id_path)?;
         let mut ledger = self.ledger()?;
         let mut out = Vec::new();

@@ -28,6 +28,9 @@ pub struct Settings {
     /// The client token (`panicdump server token add`), sent as
     /// `Authorization: Bearer`. Default: none.
     pub token: Option<String>,
+    /// File whose first line is the client token, used when `token` is
+    /// unset (keeps the token out of a world-readable config). Default: none.
+    pub token_file: Option<PathBuf>,
     /// The administrator agreed to send crash reports off this machine.
     /// Default: `false`; without it nothing is queued or sent.
     pub consent: bool,
@@ -64,6 +67,7 @@ impl Default for Settings {
         Settings {
             url: None,
             token: None,
+            token_file: None,
             consent: false,
             auto: false,
             max_reports_per_day: DEFAULT_MAX_REPORTS_PER_DAY,
@@ -119,22 +123,40 @@ impl Settings {
         }
     }
 
-    /// The token, checked to be present and a single header-safe word.
-    pub fn bearer_token(&self) -> Result<&str> {
-        let t = self.token.as_deref().map(str::trim).unwrap_or("");
-        if t.is_empty() {
-            return Err(Error::Settings(
-                "no client token: set `token` in the [submit] section of /etc/panicdump/config.toml, \
-                 PANICDUMP_SUBMIT_TOKEN, or --token (the server's `panicdump server token add` makes one)"
-                    .into(),
-            ));
-        }
+    /// The token (from `token`, else the first line of `token_file`),
+    /// checked to be present and a single header-safe word.
+    pub fn bearer_token(&self) -> Result<String> {
+        let from_file;
+        let t = match (self.token.as_deref().map(str::trim), &self.token_file) {
+            (Some(t), _) if !t.is_empty() => t,
+            (_, Some(f)) => {
+                let text = std::fs::read_to_string(f).map_err(|e| {
+                    Error::Settings(format!("reading the token file {}: {e}", f.display()))
+                })?;
+                from_file = text.lines().next().unwrap_or("").trim().to_string();
+                if from_file.is_empty() {
+                    return Err(Error::Settings(format!(
+                        "the token file {} is empty",
+                        f.display()
+                    )));
+                }
+                &from_file
+            }
+            _ => {
+                return Err(Error::Settings(
+                    "no client token: set `token` or `token_file` in the [submit] section of \
+                     /etc/panicdump/config.toml, PANICDUMP_SUBMIT_TOKEN, or --token (the server's \
+                     `panicdump server token add` makes one)"
+                        .into(),
+                ))
+            }
+        };
         if !t.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::Settings(
                 "the client token has spaces or control characters".into(),
             ));
         }
-        Ok(t)
+        Ok(t.to_string())
     }
 
     /// Connection timeout.
@@ -179,6 +201,25 @@ mod tests {
         assert!(s.reports_url().is_err());
         s.url = None;
         assert!(s.reports_url().is_err());
+    }
+
+    #[test]
+    fn token_from_file() {
+        let f = std::env::temp_dir().join(format!("submit-token-{}", std::process::id()));
+        std::fs::write(&f, "pdt_abc\nrest\n").unwrap();
+        let mut s = Settings {
+            token_file: Some(f.clone()),
+            ..Settings::default()
+        };
+        assert_eq!(s.bearer_token().unwrap(), "pdt_abc");
+        s.token = Some("pdt_inline".into());
+        assert_eq!(s.bearer_token().unwrap(), "pdt_inline");
+        std::fs::write(&f, "\n").unwrap();
+        s.token = None;
+        assert!(s.bearer_token().unwrap_err().to_string().contains("empty"));
+        std::fs::remove_file(&f).unwrap();
+        assert!(s.bearer_token().is_err());
+        assert!(Settings::default().bearer_token().is_err());
     }
 
     #[test]
