@@ -20,6 +20,8 @@ APT_PACKAGES=(
   binutils            # nm: symbol table of the debug vmlinux, checks kallsyms
   time                # /usr/bin/time: peak RSS in bench-dump.sh
   e2fsprogs           # mkfs.ext4: the lab's dump-target disks
+  make                # kbuild of the lab's test kernel module (crates/lab/kmod)
+  gcc                 # the same (Debian's kernel headers are built with gcc-12)
   chromium            # headless browser: the server dashboard's page tests
   fonts-dejavu-core   # a font for chromium's dashboard screenshots
 )
@@ -38,6 +40,15 @@ fi
 # kept: the .deb is 860 MB).
 CACHE="${PANICDUMP_CACHE:-/var/cache/panicdump}"
 release="$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)"
+
+# Headers of exactly the lab kernel's release (not linux-headers-amd64, which
+# may move ahead of an installed image): the lab builds its crash-trigger
+# module (crates/lab/kmod) against them.
+if ! dpkg-query -W -f='${Status}' "linux-headers-$release" 2>/dev/null | grep -q "install ok installed"; then
+  log "apt-get install linux-headers-$release"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "linux-headers-$release" >/dev/null
+fi
 if [ ! -s "$CACHE/vmlinux-$release" ]; then
   log "fetching debug vmlinux for $release"
   $SUDO mkdir -p "$CACHE"
