@@ -1,7 +1,7 @@
 // A bucket page: one crash signature, its counts, per-day history and the
 // latest reports filed under it (/api/v1/buckets/{id}).
 
-import { api, el, fill, showError, timeEl, fmtTime, filterLink, seriesChart, setTitle, scriptsOn } from "./common.js";
+import { api, el, fill, showError, timeEl, fmtTime, filterLink, padSeries, seriesChart, setTitle, scriptsOn } from "./common.js";
 
 const root = document.getElementById("content");
 
@@ -69,7 +69,7 @@ async function main() {
     return;
   }
   const b = data.bucket || {};
-  const series = Array.isArray(data.series) ? data.series : [];
+  const series = padSeries(Array.isArray(data.series) ? data.series : [], 14);
   const reports = Array.isArray(data.reports) ? data.reports : [];
   const releases = Array.isArray(b.releases) ? b.releases : [];
   setTitle(b.title || "Crash bucket");
@@ -88,7 +88,7 @@ async function main() {
       ["Signature hash", el("code", {}, b.signature_hash || "—")],
     ]),
     el("h2", {}, "History"),
-    series.length ? seriesChart(series, "Reports per day") : el("p", { class: "muted" }, "No history."),
+    seriesChart(series, "Reports per day"),
     el("h2", {}, "Latest reports", reports.length ? el("span", { class: "muted" }, ` (${reports.length} of ${b.count ?? reports.length})`) : null),
     reportsTable(reports),
   );

@@ -154,7 +154,7 @@ export function seriesChart(series, label) {
   }
   const n = Math.max(1, series.length);
   const slot = plotW / n;
-  const barW = Math.max(1, slot * 0.8);
+  const barW = Math.min(40, Math.max(1, slot * 0.8));
   series.forEach((p, i) => {
     const c = Number(p.count) || 0;
     const h = (c / yMax) * plotH;
@@ -180,6 +180,29 @@ export function seriesChart(series, label) {
     chart.appendChild(svg("text", { x, y: H - 6, class: "axis", "text-anchor": "middle" }, String(p.day).slice(5)));
   });
   return el("figure", { class: "chart-box" }, chart, el("figcaption", {}, `${label} · ${total} in ${series.length} days`));
+}
+
+/**
+ * `series` with every day present, zero days included, covering at least
+ * `minDays` days up to today (UTC) or its last day, whichever is later: a
+ * bucket seen on one day still gets a readable chart.
+ */
+export function padSeries(series, minDays) {
+  const counts = new Map();
+  for (const p of series) counts.set(String(p.day), (counts.get(String(p.day)) || 0) + (Number(p.count) || 0));
+  const dayMs = 86400000;
+  const parse = (d) => Date.parse(d + "T00:00:00Z");
+  const known = [...counts.keys()].map(parse).filter((t) => !Number.isNaN(t));
+  const today = Math.floor(Date.now() / dayMs) * dayMs;
+  const last = Math.max(today, ...known);
+  const first = Math.min(last - (minDays - 1) * dayMs, ...known);
+  const out = [];
+  // Bounded: a year at most, newest days kept.
+  for (let t = Math.max(first, last - 365 * dayMs); t <= last; t += dayMs) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    out.push({ day, count: counts.get(day) || 0 });
+  }
+  return out;
 }
 
 /** Set the page heading and the document title together. */

@@ -1,0 +1,458 @@
+//! The dashboard in a real browser: the real server (temporary SQLite
+//! database) ingests real report bundles over HTTP, then Debian's headless
+//! Chromium loads the pages, runs their JavaScript against the JSON API and
+//! dumps the resulting DOM and screenshots.
+//!
+//! Screenshots land in `<target>/test-artifacts/dashboard-*.png`.
+//! Without `chromium` the test is skipped loudly, except in CI (`CI=true`),
+//! where that is a failure: `scripts/install-deps.sh` installs it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crashdb::{Bundle, BundleOptions, NewRecord, SourceKind, Store};
+
+/// Corpus logs ingested, with the facts the checks rely on.
+struct Crash {
+    log: &'static str,
+    title: &'static str,
+    kind: &'static str,
+    release: &'static str,
+    /// A function of the call trace, shown on the report page.
+    frame: &'static str,
+}
+
+const CRASHES: &[Crash] = &[
+    Crash {
+        log: "lab/sysrq-c-debian-6.1.log",
+        title: "kernel panic: sysrq triggered crash",
+        kind: "panic",
+        release: "6.1.0-56-amd64",
+        frame: "sysrq_handle_crash",
+    },
+    Crash {
+        log: "lab/init-exit-debian-6.1.log",
+        title: "kernel panic: Attempted to kill init!",
+        kind: "panic",
+        release: "6.1.0-56-amd64",
+        frame: "do_exit",
+    },
+    Crash {
+        log: "kernel-bug/healer-btrfs-after-fault-injection.log",
+        title: "kernel BUG in clear_state_bit",
+        kind: "kernel-bug",
+        release: "6.5.0-rc5",
+        frame: "clear_state_bit",
+    },
+    Crash {
+        log: "kernel-bug/netdev-ip-make-skb-inline-rip.log",
+        title: "kernel BUG in __ip_make_skb",
+        kind: "kernel-bug",
+        release: "5.10.152-syzkaller",
+        frame: "__ip_make_skb",
+    },
+    Crash {
+        log: "warning/clearlinux-backtick-modeset-lock.log",
+        title: "WARNING in drm_mode_config_cleanup",
+        kind: "warning",
+        release: "5.0.2-717.native",
+        frame: "",
+    },
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `$CARGO_TARGET_DIR/test-artifacts`, else the workspace's `target/`.
+fn artifact_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let dir = base.join("test-artifacts");
+    std::fs::create_dir_all(&dir).expect("creating the test-artifacts directory");
+    dir
+}
+
+/// The Chromium binary, or None (after saying so) when it is missing
+/// outside CI.
+fn chromium() -> Option<PathBuf> {
+    let name = std::env::var_os("PANICDUMP_CHROMIUM").unwrap_or_else(|| "chromium".into());
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(&name))
+        .chain(std::iter::once(PathBuf::from(&name)))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "chromium not found: the dashboard browser test needs Debian's \
+                   chromium (scripts/install-deps.sh installs it)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: {msg} !!!!!!!!\n");
+    }
+    found
+}
+
+/// Headless Chromium with its own profile directory (runs may overlap).
+struct Browser {
+    bin: PathBuf,
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn run(&self, extra: &[&str], url: &str) -> std::process::Output {
+        let out = Command::new(&self.bin)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!("--user-data-dir={}", self.profile.path().display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("running chromium");
+        assert!(
+            out.status.success(),
+            "chromium {url} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The DOM after the page's scripts ran.
+    fn dom(&self, url: &str) -> String {
+        let out = self.run(&["--dump-dom"], url);
+        String::from_utf8(out.stdout).expect("DOM is UTF-8")
+    }
+
+    /// Save a 1280×900 screenshot and check it is a real, non-blank PNG.
+    fn screenshot(&self, url: &str, name: &str) -> PathBuf {
+        let path = artifact_dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        self.run(
+            &[
+                &format!("--screenshot={}", path.display()),
+                "--window-size=1280,900",
+            ],
+            url,
+        );
+        let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((width, height), (1280, 900), "{name} size");
+        // A blank 1280×900 page compresses to a few KB; drawn text, tables
+        // and charts are far larger.
+        assert!(
+            png.len() > 25_000,
+            "{name} is only {} bytes: a blank page?",
+            png.len()
+        );
+        path
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over a fresh connection (`Connection: close`):
+/// returns the status and body. Enough for a test client of our own server.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connecting to the server");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("reading the answer");
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP answer");
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    let mut body = resp[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = http(addr, "GET", path, &[], b"");
+    assert_eq!(
+        status,
+        200,
+        "GET {path}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body).expect("JSON")
+}
+
+/// A report bundle of a corpus log, made the way `panicdump report` does.
+fn bundle_of(log: &str, state: &Path) -> Vec<u8> {
+    let text = std::fs::read(workspace().join("crates/oops/tests/corpus").join(log))
+        .unwrap_or_else(|e| panic!("{log}: {e}"));
+    let store = Store::new(state);
+    let rec = NewRecord::new(text, SourceKind::File, log.to_string());
+    let written = store
+        .write(&rec, 1_700_000_000)
+        .expect("writing the record");
+    let record = store.resolve(&written.id).expect("reading the record");
+    let bundle = Bundle::build(&record, &BundleOptions::default()).expect("building the bundle");
+    let path = state.join(format!("{}.tar.gz", written.id));
+    bundle.write(&path).expect("writing the bundle");
+    std::fs::read(&path).unwrap()
+}
+
+/// Upload a bundle as machine `machine` (64 hex digits); returns the answer.
+fn submit(addr: SocketAddr, token: &str, machine: &str, gz: &[u8]) -> serde_json::Value {
+    let auth = format!("Bearer {token}");
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/reports",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/gzip"),
+            ("X-Panicdump-Machine", machine),
+        ],
+        gz,
+    );
+    assert_eq!(
+        status,
+        201,
+        "upload refused: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// How many bucket rows the top page's table shows, and their titles.
+fn rows(dom: &str) -> usize {
+    dom.matches("data-bucket=\"").count()
+}
+
+/// The text of the first element whose opening tag contains `marker`.
+fn element_text<'a>(dom: &'a str, marker: &str) -> &'a str {
+    let at = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in the page"));
+    let start = at + dom[at..].find('>').unwrap() + 1;
+    let end = start + dom[start..].find('<').unwrap();
+    &dom[start..end]
+}
+
+/// HTML-escaped as Chromium serializes text nodes.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[test]
+fn dashboard_pages_render_filter_and_highlight_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_server(tmp.path());
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+
+    // Ingest: every crash from one machine, the first one from a second
+    // machine too (a bucket with 2 reports on 2 machines).
+    let machine_a = "a".repeat(64);
+    let machine_b = "b".repeat(64);
+    let mut report_ids = Vec::new();
+    let mut bucket_ids = Vec::new();
+    for (i, c) in CRASHES.iter().enumerate() {
+        let gz = bundle_of(c.log, &tmp.path().join(format!("client-{i}")));
+        let answer = submit(addr, &server.token, &machine_a, &gz);
+        assert_eq!(answer["title"], c.title, "{}", c.log);
+        assert_eq!(answer["kind"], c.kind, "{}", c.log);
+        report_ids.push(answer["report_id"].as_str().unwrap().to_string());
+        bucket_ids.push(answer["bucket_id"].as_str().unwrap().to_string());
+        if i == 0 {
+            submit(addr, &server.token, &machine_b, &gz);
+        }
+    }
+    let listed = get_json(addr, "/api/v1/buckets");
+    assert_eq!(listed["total"], CRASHES.len());
+
+    let browser = Browser {
+        bin,
+        profile: tempfile::tempdir().unwrap(),
+    };
+
+    // The top page: every bucket, most reports first, the chart drawn.
+    let top = browser.dom(&format!("{base}/"));
+    assert_eq!(rows(&top), CRASHES.len(), "top page rows:\n{top}");
+    for c in CRASHES {
+        assert!(top.contains(&esc(c.title)), "top page lacks {:?}", c.title);
+    }
+    let first_row = top.find("data-bucket=\"").unwrap();
+    assert!(
+        top[first_row..].find(&esc(CRASHES[0].title)).unwrap()
+            < top[first_row..].find(&esc(CRASHES[1].title)).unwrap(),
+        "the bucket with 2 reports is not first"
+    );
+    assert!(top.contains("class=\"chart\""), "no chart on the top page");
+    assert!(top.contains("class=\"bar\""), "the chart has no bars");
+    assert!(
+        top.contains(&format!("<option value=\"{}\">", CRASHES[2].release)),
+        "the release menu lacks {}",
+        CRASHES[2].release
+    );
+
+    // A filtered link shows only the matching rows, and the menus show the
+    // filter.
+    let filtered = browser.dom(&format!("{base}/?release={}", CRASHES[2].release));
+    assert_eq!(rows(&filtered), 1, "release filter:\n{filtered}");
+    assert!(filtered.contains(&esc(CRASHES[2].title)));
+    assert!(!filtered.contains(&esc(CRASHES[0].title)));
+    assert!(
+        filtered.contains(&format!("with release {}", CRASHES[2].release)),
+        "the page does not name the release filter"
+    );
+    let panics = browser.dom(&format!("{base}/?kind=panic&sort=machines&order=asc"));
+    assert_eq!(rows(&panics), 2, "kind filter:\n{panics}");
+    assert!(panics.contains("aria-sort=\"ascending\""), "sort not shown");
+    let none = browser.dom(&format!("{base}/?q=no-such-crash-title"));
+    assert_eq!(rows(&none), 0);
+    assert!(none.contains("No crashes match"), "no empty state:\n{none}");
+
+    // A bucket page: title, counts, history chart, its reports.
+    let bucket = browser.dom(&format!("{base}/buckets/{}", bucket_ids[0]));
+    assert_eq!(element_text(&bucket, "id=\"title\""), esc(CRASHES[0].title));
+    assert!(bucket.contains("class=\"chart\""), "no history chart");
+    assert_eq!(bucket.matches("data-report=\"").count(), 2);
+    assert!(bucket.contains(&report_ids[0]));
+
+    // A report page: title, the highlighted report line, the call trace.
+    let report = browser.dom(&format!("{base}/reports/{}", report_ids[0]));
+    assert_eq!(element_text(&report, "id=\"title\""), esc(CRASHES[0].title));
+    let first = element_text(&report, "l hl hl-first");
+    assert!(
+        first.contains("Kernel panic - not syncing: sysrq triggered crash"),
+        "highlighted line is {first:?}"
+    );
+    assert!(
+        report.matches("class=\"l hl").count() > 10,
+        "report lines not highlighted"
+    );
+    let trace_at = report.find("id=\"call-trace\"").expect("no call trace");
+    assert!(report[trace_at..].contains(CRASHES[0].frame));
+    assert!(report.contains("id=\"registers\""), "no registers");
+    assert!(report.contains(&format!("/api/v1/reports/{}/bundle", report_ids[0])));
+    let btrfs = browser.dom(&format!("{base}/reports/{}", report_ids[2]));
+    assert!(btrfs.contains(CRASHES[2].frame));
+
+    // A missing bucket is a readable error, not a blank page.
+    let missing = browser.dom(&format!("{base}/buckets/no-such-bucket"));
+    assert!(
+        missing.contains("notice error"),
+        "no error shown:\n{missing}"
+    );
+
+    // Screenshots for people.
+    let shots = [
+        browser.screenshot(&format!("{base}/"), "dashboard-top.png"),
+        browser.screenshot(
+            &format!("{base}/?release={}", CRASHES[2].release),
+            "dashboard-filtered.png",
+        ),
+        browser.screenshot(
+            &format!("{base}/buckets/{}", bucket_ids[0]),
+            "dashboard-bucket.png",
+        ),
+        browser.screenshot(
+            &format!("{base}/reports/{}", report_ids[0]),
+            "dashboard-report.png",
+        ),
+    ];
+    let bytes: Vec<Vec<u8>> = shots.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_ne!(
+        bytes[0], bytes[1],
+        "the filtered page looks like the unfiltered one"
+    );
+    eprintln!(
+        "dashboard: {} screenshots in {} ({:.1} s)",
+        shots.len(),
+        artifact_dir().display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The real server on a free port with a temporary SQLite database and
+/// blob directory, and a client token made through the admin API.
+struct TestServer {
+    addr: SocketAddr,
+    token: String,
+    _running: server::Running,
+}
+
+fn start_server(dir: &Path) -> TestServer {
+    let config = server::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db: format!("sqlite://{}", dir.join("server.sqlite").display()),
+        blobs: dir.join("blobs").display().to_string(),
+        ..server::Config::default()
+    };
+    let token = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = server::Store::open(&config.db)
+                .await
+                .expect("opening the database");
+            server::admin::add_token(&store, "dashboard-test")
+                .await
+                .expect("making a token")
+        });
+    let running = server::run(config).expect("starting the server");
+    TestServer {
+        addr: running.addr,
+        token,
+        _running: running,
+    }
+}
