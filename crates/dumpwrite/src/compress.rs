@@ -74,7 +74,7 @@ impl FromStr for Compression {
 enum State {
     None,
     Zlib(Box<flate2::Compress>),
-    Lzo(Box<lzokay_native::Dict>),
+    Lzo(crate::lzo::LzoCompressor),
     Snappy(Box<snap::raw::Encoder>),
     Zstd(Box<zstd::bulk::Compressor<'static>>),
 }
@@ -97,7 +97,7 @@ impl PageCompressor {
                 flate2::Compression::fast(),
                 true,
             ))),
-            Compression::Lzo => State::Lzo(Box::new(lzokay_native::Dict::new())),
+            Compression::Lzo => State::Lzo(crate::lzo::LzoCompressor::new()),
             Compression::Snappy => State::Snappy(Box::new(snap::raw::Encoder::new())),
             Compression::Zstd => {
                 State::Zstd(Box::new(zstd::bulk::Compressor::new(1).map_err(|e| {
@@ -136,17 +136,9 @@ impl PageCompressor {
                     _ => return None,
                 }
             }
-            // LZO1X through lzokay-native (MIT; the faster rust-lzo is
-            // GPL-2.0). Its API returns a fresh Vec: one allocation per LZO
-            // page, the only compression that allocates per page.
-            State::Lzo(dict) => {
-                let out = lzokay_native::compress_with_dict(page, dict).ok()?;
-                if out.len() >= limit {
-                    return None;
-                }
-                self.scratch[..out.len()].copy_from_slice(&out);
-                out.len()
-            }
+            // Our own LZO1X encoder (see `lzo`), straight into the scratch
+            // page: "does not fit" means store raw.
+            State::Lzo(lzo) => lzo.compress(page, &mut self.scratch[..limit])?,
             State::Snappy(enc) => enc.compress(page, &mut self.scratch).ok()?,
             // A destination of one page: "does not fit" is the normal
             // outcome for incompressible pages, and means store raw.

@@ -26,6 +26,7 @@ pub mod compress;
 mod elf;
 pub mod error;
 pub mod kdump;
+pub mod lzo;
 mod pipeline;
 pub mod select;
 pub mod sink;

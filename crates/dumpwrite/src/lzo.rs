@@ -1,0 +1,495 @@
+//! A fast LZO1X compressor for single pages, written from the stream format.
+//!
+//! makedumpfile `-l` pages are LZO1X streams that liblzo2's
+//! `lzo1x_decompress_safe` (makedumpfile, crash) and our own bounded
+//! decoder (`dumpfile::lzo`) must read. The format, as those decoders
+//! define it:
+//!
+//! - the first byte `17 + n` (n = 1..=238) starts with `n` literals;
+//! - `0000LLLL` right after a match without trailing literals (or at the
+//!   start) is a run of `LLLL + 3` literals (`LLLL = 0`: 18 plus the
+//!   length extension);
+//! - `01LDDDSS HHHHHHHH` / `1LLDDDSS HHHHHHHH` (M2): a 3–8 byte match at
+//!   distance 1–2048;
+//! - `001LLLLL` + LE16 `DDDDDDDD DDDDDDSS` (M3): length `L + 2` (L = 0:
+//!   33 plus the extension), distance 1–16384;
+//! - `0001HLLL` + LE16 (M4): length `L + 2` (L = 0: 9 plus the extension),
+//!   distance `16384 + H·16384 + D` (1 ≤ that minus 16384); `H = D = 0` is
+//!   the end marker, written as `0x11 0x00 0x00`;
+//! - the length extension is zero bytes each worth 255, then a non-zero
+//!   byte added to the base;
+//! - `SS` (1–3) are literals that follow a match; a longer run is a
+//!   separate `0000LLLL` instruction, and two literal instructions may not
+//!   follow each other;
+//! - opcodes 0–15 right after literals are 2- and 3-byte matches (M1):
+//!   this encoder never writes them, so every match is at least 4 bytes.
+//!
+//! The matcher is a single greedy pass: a hash of the next 4 bytes looks up
+//! the last position with the same hash, a verified hit is extended
+//! forwards (8 bytes at a time) and backwards into pending literals. Runs
+//! without matches are skipped faster the longer they get, so
+//! incompressible pages cost little. Positions are stored with a
+//! per-page base, so the table is never cleared between pages and the
+//! output depends only on the page.
+
+/// log2 of the hash table size. 4096 entries of 4 bytes stay in L1.
+const HASH_BITS: u32 = 12;
+/// Bytes hashed and verified for a match candidate.
+const MIN_MATCH: usize = 4;
+/// Farthest distance LZO1X can express (M4).
+const MAX_DISTANCE: usize = 16384 + 32767;
+/// Farthest M2 and M3 distances.
+const M2_MAX_DISTANCE: usize = 2048;
+const M3_MAX_DISTANCE: usize = 16384;
+/// Longest M2 match.
+const M2_MAX_LEN: usize = 8;
+/// Largest extra step over unmatched input.
+const MAX_SKIP: usize = 59;
+/// Literals the first-byte form can carry.
+const FIRST_RUN_MAX: usize = 255 - 17;
+
+/// The end-of-stream instruction: an M4 with distance 16384.
+const END_MARKER: [u8; 3] = [0x11, 0x00, 0x00];
+
+/// Reusable state of the compressor: one per thread, no allocation per
+/// page.
+pub struct LzoCompressor {
+    /// `base + position` of the last 4-byte sequence with each hash;
+    /// entries below `base` belong to earlier pages and are ignored.
+    table: Box<[u32]>,
+    base: u32,
+}
+
+impl Default for LzoCompressor {
+    fn default() -> Self {
+        LzoCompressor::new()
+    }
+}
+
+impl LzoCompressor {
+    /// A compressor with an empty table.
+    pub fn new() -> LzoCompressor {
+        LzoCompressor {
+            table: vec![0; 1 << HASH_BITS].into_boxed_slice(),
+            base: 1,
+        }
+    }
+
+    /// Compresses `input` into `out` as one LZO1X stream; returns its
+    /// length, or `None` when the stream would not fit in `out` (the caller
+    /// stores the data raw).
+    pub fn compress(&mut self, input: &[u8], out: &mut [u8]) -> Option<usize> {
+        let base = self.start_page(input.len())?;
+        let mut w = Writer {
+            out,
+            pos: 0,
+            ss_at: None,
+        };
+        let len = input.len();
+        let mut anchor = 0; // first pending literal
+        let mut ip = 0;
+        while ip + MIN_MATCH <= len {
+            let seq = read32(input, ip);
+            let slot = hash(seq);
+            let candidate = self.table[slot];
+            // `ip` < len ≤ u32::MAX - base, checked in start_page.
+            self.table[slot] = base + ip as u32;
+            let found = candidate
+                .checked_sub(base)
+                .map(|c| c as usize)
+                .filter(|&c| c < ip && ip - c <= MAX_DISTANCE && read32(input, c) == seq);
+            let Some(mut from) = found else {
+                // No match: step further the longer the literal run grows
+                // (noise costs little), but never so far that a repeated
+                // block of 64 bytes or more can be stepped over.
+                ip += 1 + ((ip - anchor) >> 5).min(MAX_SKIP);
+                continue;
+            };
+            // Extend backwards into the pending literals, then forwards.
+            let mut start = ip;
+            while start > anchor && from > 0 && input[start - 1] == input[from - 1] {
+                start -= 1;
+                from -= 1;
+            }
+            let end = ip
+                + MIN_MATCH
+                + common_prefix(input, from + ip - start + MIN_MATCH, ip + MIN_MATCH);
+            let distance = start - from;
+            w.literals(&input[anchor..start])?;
+            w.copy(distance, end - start)?;
+            anchor = end;
+            ip = end;
+            // Index a position inside the match so the next page area that
+            // repeats it is found (cheap, and helps repeated structures).
+            if end >= 2 && end - 2 > start && end + 2 <= len {
+                let p = end - 2;
+                self.table[hash(read32(input, p))] = base + p as u32;
+            }
+        }
+        w.literals(&input[anchor..])?;
+        w.bytes(&END_MARKER)?;
+        Some(w.pos)
+    }
+
+    /// Reserves positions `base..base + len` for a page; returns `base`.
+    fn start_page(&mut self, len: usize) -> Option<u32> {
+        let len = u32::try_from(len).ok()?;
+        if self
+            .base
+            .checked_add(len)
+            .and_then(|b| b.checked_add(1))
+            .is_none()
+        {
+            // Once every 4 GiB of input: forget everything, start over.
+            self.table.fill(0);
+            self.base = 1;
+        }
+        let base = self.base;
+        self.base = base.checked_add(len)?.checked_add(1)?;
+        Some(base)
+    }
+}
+
+fn read32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn read64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Multiplicative hash of 4 bytes to `HASH_BITS` bits.
+fn hash(seq: u32) -> usize {
+    (seq.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+/// Length of the common run of `b[a..]` and `b[c..]` with `a < c`, stopping
+/// at the end of `b`.
+fn common_prefix(b: &[u8], a: usize, c: usize) -> usize {
+    let mut n = 0;
+    while c + n + 8 <= b.len() {
+        let x = read64(b, a + n) ^ read64(b, c + n);
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while c + n < b.len() && b[a + n] == b[c + n] {
+        n += 1;
+    }
+    n
+}
+
+/// The output side: instructions into a fixed slice, never past its end.
+struct Writer<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+    /// Index of the byte holding the last match's `SS` bits; `None` before
+    /// the first match.
+    ss_at: Option<usize>,
+}
+
+impl Writer<'_> {
+    fn byte(&mut self, b: u8) -> Option<()> {
+        *self.out.get_mut(self.pos)? = b;
+        self.pos += 1;
+        Some(())
+    }
+
+    fn bytes(&mut self, b: &[u8]) -> Option<()> {
+        let end = self.pos.checked_add(b.len())?;
+        self.out.get_mut(self.pos..end)?.copy_from_slice(b);
+        self.pos = end;
+        Some(())
+    }
+
+    /// The length extension for `x ≥ 1`: zero bytes worth 255 each, then
+    /// the non-zero rest.
+    fn extension(&mut self, x: usize) -> Option<()> {
+        let zeros = (x - 1) / 255;
+        let end = self.pos.checked_add(zeros)?;
+        self.out.get_mut(self.pos..end)?.fill(0);
+        self.pos = end;
+        self.byte((x - 255 * zeros) as u8)
+    }
+
+    /// Emits pending literals: in the first byte, in the last match's `SS`
+    /// bits, or as a `0000LLLL` run.
+    fn literals(&mut self, lits: &[u8]) -> Option<()> {
+        let n = lits.len();
+        if n == 0 {
+            return Some(());
+        }
+        match self.ss_at {
+            None if n <= FIRST_RUN_MAX => self.byte(17 + n as u8)?,
+            Some(at) if n <= 3 => self.out[at] |= n as u8,
+            // n ≥ 4 (or a first run longer than 238): the run opcode.
+            _ if n - 3 <= 15 => self.byte((n - 3) as u8)?,
+            _ => {
+                self.byte(0)?;
+                self.extension(n - 3 - 15)?;
+            }
+        }
+        self.bytes(lits)
+    }
+
+    /// Emits a match of `len ≥ 4` bytes at `distance`.
+    fn copy(&mut self, distance: usize, len: usize) -> Option<()> {
+        debug_assert!(len >= MIN_MATCH && (1..=MAX_DISTANCE).contains(&distance));
+        let d = distance - 1;
+        if len <= M2_MAX_LEN && distance <= M2_MAX_DISTANCE {
+            // M2: LLL = len - 1 (3..=7 in the top bits), DDD, SS; then d >> 3.
+            self.byte((((len - 1) << 5) | ((d & 7) << 2)) as u8)?;
+            self.ss_at = Some(self.pos - 1);
+            return self.byte((d >> 3) as u8);
+        }
+        let (field, far) = if distance <= M3_MAX_DISTANCE {
+            let l = len - 2;
+            if l <= 31 {
+                self.byte(0x20 | l as u8)?;
+            } else {
+                self.byte(0x20)?;
+                self.extension(l - 31)?;
+            }
+            (d, 0)
+        } else {
+            let far = distance - 16384;
+            let high = ((far >> 14) & 1) as u8;
+            let l = len - 2;
+            if l <= 7 {
+                self.byte(0x10 | (high << 3) | l as u8)?;
+            } else {
+                self.byte(0x10 | (high << 3))?;
+                self.extension(l - 7)?;
+            }
+            (far & 0x3fff, far)
+        };
+        debug_assert!(distance <= M3_MAX_DISTANCE || far >= 1);
+        let v = field << 2;
+        self.byte(v as u8)?;
+        self.ss_at = Some(self.pos - 1);
+        self.byte((v >> 8) as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(c: &mut LzoCompressor, page: &[u8]) -> Option<usize> {
+        let mut out = vec![0u8; page.len() + page.len() / 16 + 64];
+        let n = c.compress(page, &mut out)?;
+        let mut back = vec![0u8; page.len()];
+        assert_eq!(
+            dumpfile::lzo::decompress(&out[..n], &mut back),
+            Ok(page.len()),
+            "our decoder"
+        );
+        assert!(back == page, "our decoder: content differs");
+        let theirs = lzokay_native::decompress_all(&out[..n], Some(page.len()))
+            .expect("lzokay-native decodes our stream");
+        assert!(theirs == page, "lzokay-native: content differs");
+        Some(n)
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const TEXT: &[u8] = b"kernel: BUG: unable to handle page fault\n";
+
+    /// Pages with the shapes memory has: zeros, small repeated records,
+    /// text, pointers, noise, and mixtures.
+    fn structured_page(rng: &mut Rng, size: usize) -> Vec<u8> {
+        let mut p = vec![0u8; size];
+        let mut at = 0;
+        while at < size {
+            let run = (1 + rng.below(700)).min(size - at);
+            let kind = rng.below(7);
+            for i in 0..run {
+                p[at + i] = match kind {
+                    0 => 0,
+                    1 => TEXT[i % TEXT.len()],
+                    2 => rng.next() as u8,
+                    3 => ((0xffff_8880_0000_0000u64 + (i as u64 & !7) * 8) >> (8 * (i % 8))) as u8,
+                    4 => (i % 3) as u8,
+                    5 if at + i >= 64 => p[at + i - 1 - rng.below(64).min(at + i - 1)],
+                    _ => (rng.next() % 4) as u8,
+                };
+            }
+            at += run;
+        }
+        p
+    }
+
+    #[test]
+    fn hand_checked_streams() {
+        let mut c = LzoCompressor::new();
+        let mut out = [0u8; 64];
+        // Three literals only: first byte 17+3, literals, end marker.
+        let n = c.compress(b"abc", &mut out).unwrap();
+        assert_eq!(&out[..n], &[20, b'a', b'b', b'c', 0x11, 0, 0]);
+        // "abcd" then an overlapping 12-byte match at distance 4 (M3, as
+        // M2 stops at 8): 21 'abcd', 0x20|10, LE16 (3<<2), end.
+        let n = c.compress(b"abcdabcdabcdabcd", &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &[21, b'a', b'b', b'c', b'd', 0x2a, 0x0c, 0x00, 0x11, 0, 0]
+        );
+        // A short match (M2) followed by two literals in its SS bits:
+        // "abcdefgh" + "abcde" (dist 8, len 5) + "XY".
+        let n = c.compress(b"abcdefghabcdeXY", &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &[
+                25,
+                b'a',
+                b'b',
+                b'c',
+                b'd',
+                b'e',
+                b'f',
+                b'g',
+                b'h',
+                // M2: (5-1)<<5 | (7&7)<<2 | SS=2, then 7>>3
+                0x80 | 0x1c | 2,
+                0,
+                b'X',
+                b'Y',
+                0x11,
+                0,
+                0
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_tiny_inputs() {
+        let mut c = LzoCompressor::new();
+        for len in 0..12 {
+            let page: Vec<u8> = (0..len as u8).collect();
+            let mut out = [0u8; 64];
+            let n = c.compress(&page, &mut out).unwrap();
+            let mut back = [0u8; 16];
+            assert_eq!(dumpfile::lzo::decompress(&out[..n], &mut back), Ok(len));
+            assert_eq!(&back[..len], &page[..]);
+        }
+    }
+
+    #[test]
+    fn long_runs_use_the_extensions() {
+        let mut c = LzoCompressor::new();
+        // A zero page: one literal then one long overlapping match.
+        let zeros = vec![0u8; 4096];
+        let n = round_trip(&mut c, &zeros).unwrap();
+        assert!(n < 40, "{n}");
+        // 300 literals first (first-run form cannot hold them), then a
+        // long match.
+        let mut rng = Rng(99);
+        let mut p: Vec<u8> = (0..300).map(|_| rng.next() as u8).collect();
+        let copy = p.clone();
+        p.extend_from_slice(&copy);
+        p.extend(std::iter::repeat_n(7u8, 1000));
+        round_trip(&mut c, &p).unwrap();
+    }
+
+    #[test]
+    fn far_matches_use_m4() {
+        // 64 KiB pages (arm64, ppc64): a block repeated 40000 bytes later.
+        let mut rng = Rng(5);
+        let mut p: Vec<u8> = (0..65536).map(|_| rng.next() as u8).collect();
+        let block: Vec<u8> = p[100..1100].to_vec();
+        p[40100..41100].copy_from_slice(&block);
+        let mut c = LzoCompressor::new();
+        let mut out = vec![0u8; 70000];
+        let n = c.compress(&p, &mut out).unwrap();
+        // Only a match 40000 bytes back (M4) can save the repeated block.
+        assert!(n < p.len() - 500, "{n}");
+        let mut back = vec![0u8; p.len()];
+        assert_eq!(dumpfile::lzo::decompress(&out[..n], &mut back), Ok(p.len()));
+        assert!(back == p);
+    }
+
+    #[test]
+    fn noise_does_not_fit_a_page() {
+        let mut rng = Rng(1);
+        let noise: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
+        let mut c = LzoCompressor::new();
+        let mut out = vec![0u8; 4096];
+        assert_eq!(c.compress(&noise, &mut out), None);
+        // ... but it is still valid with room to spare.
+        round_trip(&mut c, &noise).unwrap();
+    }
+
+    #[test]
+    fn random_and_structured_pages_round_trip() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut c = LzoCompressor::new();
+        for i in 0..1500 {
+            let size = match i % 5 {
+                0 => 1 + rng.below(300),
+                1 => 16384,
+                _ => 4096,
+            };
+            let page = structured_page(&mut rng, size);
+            round_trip(&mut c, &page).unwrap();
+        }
+    }
+
+    #[test]
+    fn output_is_independent_of_earlier_pages() {
+        let mut rng = Rng(3);
+        let a = structured_page(&mut rng, 4096);
+        let b = structured_page(&mut rng, 4096);
+        let mut fresh = LzoCompressor::new();
+        let mut used = LzoCompressor::new();
+        let mut o1 = vec![0u8; 8192];
+        let mut o2 = vec![0u8; 8192];
+        used.compress(&a, &mut o1).unwrap();
+        let n1 = fresh.compress(&b, &mut o1).unwrap();
+        let n2 = used.compress(&b, &mut o2).unwrap();
+        assert_eq!(o1[..n1], o2[..n2]);
+    }
+
+    #[test]
+    fn never_writes_past_the_slice() {
+        let mut rng = Rng(11);
+        let mut c = LzoCompressor::new();
+        for _ in 0..200 {
+            let page = structured_page(&mut rng, 4096);
+            let mut big = vec![0u8; 8192];
+            let Some(full) = c.compress(&page, &mut big) else {
+                continue;
+            };
+            // Every smaller budget either fails or gives the same stream.
+            for cap in [full - 1, full / 2, 3, 0] {
+                let mut small = vec![0u8; cap];
+                assert_eq!(c.compress(&page, &mut small), None, "cap {cap}");
+            }
+            let mut exact = vec![0u8; full];
+            assert_eq!(c.compress(&page, &mut exact), Some(full));
+            assert_eq!(exact, big[..full]);
+        }
+    }
+
+    #[test]
+    fn table_wrap_is_handled() {
+        let mut c = LzoCompressor::new();
+        c.base = u32::MAX - 5000;
+        let page = vec![1u8; 4096];
+        round_trip(&mut c, &page).unwrap();
+        round_trip(&mut c, &page).unwrap();
+        assert!(c.base < 10_000);
+    }
+}
