@@ -176,8 +176,10 @@ export function seriesChart(series, label) {
   series.forEach((p, i) => {
     if (i % every !== 0 && i !== n - 1) return;
     if (i !== n - 1 && n - 1 - i < every / 2) return;
-    const x = left + i * slot + slot / 2;
-    chart.appendChild(svg("text", { x, y: H - 6, class: "axis", "text-anchor": "middle" }, String(p.day).slice(5)));
+    // The outermost labels align to the plot's edges so they are not clipped.
+    const edge = n > 1 && i === n - 1 ? "end" : n > 1 && i === 0 ? "start" : "middle";
+    const x = edge === "end" ? W - right : edge === "start" ? left : left + i * slot + slot / 2;
+    chart.appendChild(svg("text", { x, y: H - 6, class: "axis", "text-anchor": edge }, String(p.day).slice(5)));
   });
   return el("figure", { class: "chart-box" }, chart, el("figcaption", {}, `${label} · ${total} in ${series.length} days`));
 }
