@@ -3,8 +3,9 @@
 //! backoff, daily limits, sent once).
 //!
 //! Settings come from, later winning: the defaults of
-//! [`submit::Settings`], the config file's `[submit]` section (once the
-//! config crate exists), `PANICDUMP_SUBMIT_<KEY>` environment variables
+//! [`submit::Settings`], the config file's `[submit]` section
+//! (`PANICDUMP_CONFIG`, else `/etc/panicdump/config.toml`),
+//! `PANICDUMP_SUBMIT_<KEY>` environment variables
 //! (one per settings key, e.g. `PANICDUMP_SUBMIT_URL`,
 //! `PANICDUMP_SUBMIT_TOKEN`, `PANICDUMP_SUBMIT_CONSENT=1`), then flags.
 
@@ -103,9 +104,37 @@ pub fn settings_from_env(base: Settings) -> anyhow::Result<Settings> {
     serde_json::from_value(v).context("applying PANICDUMP_SUBMIT_* settings")
 }
 
-/// The settings in force: defaults, environment, then these flags.
+/// The config file: `PANICDUMP_CONFIG`, else `/etc/panicdump/config.toml`.
+fn config_path() -> PathBuf {
+    std::env::var_os("PANICDUMP_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
+}
+
+/// Map the config file's `[submit]` section onto the client's settings.
+pub fn settings_from_config(c: &config::Submit) -> Settings {
+    Settings {
+        url: c.url.clone(),
+        token: c.token.clone(),
+        token_file: c.token_file.clone(),
+        consent: c.consent,
+        auto: c.auto,
+        max_reports_per_day: c.max_reports_per_day,
+        max_bytes_per_day: c.max_bytes_per_day.0,
+        redact_pointers: c.redact_pointers,
+        ..Settings::default()
+    }
+}
+
+/// The settings in force: defaults, the config file's `[submit]` section
+/// (a missing file is all defaults), environment, then these flags.
 pub fn resolve_settings(url: Option<&str>, token: Option<&str>) -> anyhow::Result<Settings> {
-    let mut s = settings_from_env(Settings::default())?;
+    let path = config_path();
+    let loaded = config::load(&path).with_context(|| format!("reading {}", path.display()))?;
+    for w in loaded.warnings() {
+        eprintln!("panicdump: warning: {w}");
+    }
+    let mut s = settings_from_env(settings_from_config(&loaded.config.submit))?;
     if let Some(u) = url {
         s.url = Some(u.to_string());
     }
