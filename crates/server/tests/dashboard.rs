@@ -103,6 +103,13 @@ struct Browser {
 }
 
 impl Browser {
+    fn new(bin: &Path) -> Browser {
+        Browser {
+            bin: bin.to_path_buf(),
+            profile: tempfile::tempdir().expect("a profile directory"),
+        }
+    }
+
     fn run(&self, extra: &[&str], url: &str) -> std::process::Output {
         let out = Command::new(&self.bin)
             .args([
@@ -267,6 +274,22 @@ fn submit(addr: SocketAddr, token: &str, machine: &str, gz: &[u8]) -> serde_json
     serde_json::from_slice(&body).unwrap()
 }
 
+/// `f` over `items` on up to 4 threads, results in order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(4) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunk.iter().map(|item| s.spawn(|| f(item))).collect();
+            out.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a browser thread panicked")),
+            );
+        });
+    }
+    out
+}
+
 /// How many bucket rows the top page's table shows, and their titles.
 fn rows(dom: &str) -> usize {
     dom.matches("data-bucket=\"").count()
@@ -318,13 +341,24 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     let listed = get_json(addr, "/api/v1/buckets");
     assert_eq!(listed["total"], CRASHES.len());
 
-    let browser = Browser {
-        bin,
-        profile: tempfile::tempdir().unwrap(),
+    // Every page in a browser of its own, a few at a time (each Chromium
+    // start costs a second or two of CPU).
+    let urls = [
+        format!("{base}/"),
+        format!("{base}/?release={}", CRASHES[2].release),
+        format!("{base}/?kind=panic&sort=machines&order=asc"),
+        format!("{base}/?q=no-such-crash-title"),
+        format!("{base}/buckets/{}", bucket_ids[0]),
+        format!("{base}/reports/{}", report_ids[0]),
+        format!("{base}/reports/{}", report_ids[2]),
+        format!("{base}/buckets/no-such-bucket"),
+    ];
+    let doms = parallel(&urls, |url| Browser::new(&bin).dom(url));
+    let [top, filtered, panics, none, bucket, report, btrfs, missing] = &doms[..] else {
+        unreachable!()
     };
 
     // The top page: every bucket, most reports first, the chart drawn.
-    let top = browser.dom(&format!("{base}/"));
     assert_eq!(rows(&top), CRASHES.len(), "top page rows:\n{top}");
     for c in CRASHES {
         assert!(top.contains(&esc(c.title)), "top page lacks {:?}", c.title);
@@ -345,7 +379,6 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
 
     // A filtered link shows only the matching rows, and the menus show the
     // filter.
-    let filtered = browser.dom(&format!("{base}/?release={}", CRASHES[2].release));
     assert_eq!(rows(&filtered), 1, "release filter:\n{filtered}");
     assert!(filtered.contains(&esc(CRASHES[2].title)));
     assert!(!filtered.contains(&esc(CRASHES[0].title)));
@@ -353,22 +386,18 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
         filtered.contains(&format!("with release {}", CRASHES[2].release)),
         "the page does not name the release filter"
     );
-    let panics = browser.dom(&format!("{base}/?kind=panic&sort=machines&order=asc"));
     assert_eq!(rows(&panics), 2, "kind filter:\n{panics}");
     assert!(panics.contains("aria-sort=\"ascending\""), "sort not shown");
-    let none = browser.dom(&format!("{base}/?q=no-such-crash-title"));
     assert_eq!(rows(&none), 0);
     assert!(none.contains("No crashes match"), "no empty state:\n{none}");
 
     // A bucket page: title, counts, history chart, its reports.
-    let bucket = browser.dom(&format!("{base}/buckets/{}", bucket_ids[0]));
     assert_eq!(element_text(&bucket, "id=\"title\""), esc(CRASHES[0].title));
     assert!(bucket.contains("class=\"chart\""), "no history chart");
     assert_eq!(bucket.matches("data-report=\"").count(), 2);
     assert!(bucket.contains(&report_ids[0]));
 
     // A report page: title, the highlighted report line, the call trace.
-    let report = browser.dom(&format!("{base}/reports/{}", report_ids[0]));
     assert_eq!(element_text(&report, "id=\"title\""), esc(CRASHES[0].title));
     let first = element_text(&report, "l hl hl-first");
     assert!(
@@ -383,32 +412,24 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     assert!(report[trace_at..].contains(CRASHES[0].frame));
     assert!(report.contains("id=\"registers\""), "no registers");
     assert!(report.contains(&format!("/api/v1/reports/{}/bundle", report_ids[0])));
-    let btrfs = browser.dom(&format!("{base}/reports/{}", report_ids[2]));
     assert!(btrfs.contains(CRASHES[2].frame));
 
     // A missing bucket is a readable error, not a blank page.
-    let missing = browser.dom(&format!("{base}/buckets/no-such-bucket"));
     assert!(
         missing.contains("notice error"),
         "no error shown:\n{missing}"
     );
 
     // Screenshots for people.
-    let shots = [
-        browser.screenshot(&format!("{base}/"), "dashboard-top.png"),
-        browser.screenshot(
-            &format!("{base}/?release={}", CRASHES[2].release),
-            "dashboard-filtered.png",
-        ),
-        browser.screenshot(
-            &format!("{base}/buckets/{}", bucket_ids[0]),
-            "dashboard-bucket.png",
-        ),
-        browser.screenshot(
-            &format!("{base}/reports/{}", report_ids[0]),
-            "dashboard-report.png",
-        ),
+    let pages = [
+        (urls[0].clone(), "dashboard-top.png"),
+        (urls[1].clone(), "dashboard-filtered.png"),
+        (urls[4].clone(), "dashboard-bucket.png"),
+        (urls[5].clone(), "dashboard-report.png"),
     ];
+    let shots = parallel(&pages, |(url, name)| {
+        Browser::new(&bin).screenshot(url, name)
+    });
     let bytes: Vec<Vec<u8>> = shots.iter().map(|p| std::fs::read(p).unwrap()).collect();
     assert_ne!(
         bytes[0], bytes[1],
