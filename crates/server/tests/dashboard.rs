@@ -359,7 +359,7 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     };
 
     // The top page: every bucket, most reports first, the chart drawn.
-    assert_eq!(rows(&top), CRASHES.len(), "top page rows:\n{top}");
+    assert_eq!(rows(top), CRASHES.len(), "top page rows:\n{top}");
     for c in CRASHES {
         assert!(top.contains(&esc(c.title)), "top page lacks {:?}", c.title);
     }
@@ -379,27 +379,27 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
 
     // A filtered link shows only the matching rows, and the menus show the
     // filter.
-    assert_eq!(rows(&filtered), 1, "release filter:\n{filtered}");
+    assert_eq!(rows(filtered), 1, "release filter:\n{filtered}");
     assert!(filtered.contains(&esc(CRASHES[2].title)));
     assert!(!filtered.contains(&esc(CRASHES[0].title)));
     assert!(
         filtered.contains(&format!("with release {}", CRASHES[2].release)),
         "the page does not name the release filter"
     );
-    assert_eq!(rows(&panics), 2, "kind filter:\n{panics}");
+    assert_eq!(rows(panics), 2, "kind filter:\n{panics}");
     assert!(panics.contains("aria-sort=\"ascending\""), "sort not shown");
-    assert_eq!(rows(&none), 0);
+    assert_eq!(rows(none), 0);
     assert!(none.contains("No crashes match"), "no empty state:\n{none}");
 
     // A bucket page: title, counts, history chart, its reports.
-    assert_eq!(element_text(&bucket, "id=\"title\""), esc(CRASHES[0].title));
+    assert_eq!(element_text(bucket, "id=\"title\""), esc(CRASHES[0].title));
     assert!(bucket.contains("class=\"chart\""), "no history chart");
     assert_eq!(bucket.matches("data-report=\"").count(), 2);
     assert!(bucket.contains(&report_ids[0]));
 
     // A report page: title, the highlighted report line, the call trace.
-    assert_eq!(element_text(&report, "id=\"title\""), esc(CRASHES[0].title));
-    let first = element_text(&report, "l hl hl-first");
+    assert_eq!(element_text(report, "id=\"title\""), esc(CRASHES[0].title));
+    let first = element_text(report, "l hl hl-first");
     assert!(
         first.contains("Kernel panic - not syncing: sysrq triggered crash"),
         "highlighted line is {first:?}"
