@@ -63,6 +63,9 @@ const CRASHES: &[Crash] = &[
     },
 ];
 
+/// A panic message that would run script if a page used it as HTML.
+const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">";
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -237,8 +240,16 @@ fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
 
 /// A report bundle of a corpus log, made the way `panicdump report` does.
 fn bundle_of(log: &str, state: &Path) -> Vec<u8> {
-    let text = std::fs::read(workspace().join("crates/oops/tests/corpus").join(log))
-        .unwrap_or_else(|e| panic!("{log}: {e}"));
+    let text = std::fs::read(corpus(log));
+    bundle_of_text(text.unwrap_or_else(|e| panic!("{log}: {e}")), log, state)
+}
+
+fn corpus(log: &str) -> PathBuf {
+    workspace().join("crates/oops/tests/corpus").join(log)
+}
+
+/// A report bundle of the log `text` (described as `log`).
+fn bundle_of_text(text: Vec<u8>, log: &str, state: &Path) -> Vec<u8> {
     let store = Store::new(state);
     let rec = NewRecord::new(text, SourceKind::File, log.to_string());
     let written = store
@@ -338,8 +349,18 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
             submit(addr, &server.token, &machine_b, &gz);
         }
     }
+    // A crash whose title carries markup (the panic message is whatever the
+    // kernel printed): the pages must show it as text, never run it.
+    let real = std::fs::read_to_string(corpus(CRASHES[0].log)).unwrap();
+    let hostile = real.replace("sysrq triggered crash", HOSTILE);
+    assert_ne!(hostile, real);
+    let gz = bundle_of_text(hostile.into_bytes(), "hostile", &tmp.path().join("hostile"));
+    let answer = submit(addr, &server.token, &machine_a, &gz);
+    assert!(answer["title"].as_str().unwrap().contains(HOSTILE));
+    let hostile_report = answer["report_id"].as_str().unwrap().to_string();
+    let buckets = CRASHES.len() + 1;
     let listed = get_json(addr, "/api/v1/buckets");
-    assert_eq!(listed["total"], CRASHES.len());
+    assert_eq!(listed["total"], buckets);
 
     // Every page in a browser of its own, a few at a time (each Chromium
     // start costs a second or two of CPU).
@@ -352,14 +373,17 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
         format!("{base}/reports/{}", report_ids[0]),
         format!("{base}/reports/{}", report_ids[2]),
         format!("{base}/buckets/no-such-bucket"),
+        format!("{base}/?window=24h"),
+        format!("{base}/reports/{hostile_report}"),
     ];
     let doms = parallel(&urls, |url| Browser::new(&bin).dom(url));
-    let [top, filtered, panics, none, bucket, report, btrfs, missing] = &doms[..] else {
+    let [top, filtered, panics, none, bucket, report, btrfs, missing, day, hostile] = &doms[..]
+    else {
         unreachable!()
     };
 
     // The top page: every bucket, most reports first, the chart drawn.
-    assert_eq!(rows(top), CRASHES.len(), "top page rows:\n{top}");
+    assert_eq!(rows(top), buckets, "top page rows:\n{top}");
     for c in CRASHES {
         assert!(top.contains(&esc(c.title)), "top page lacks {:?}", c.title);
     }
@@ -413,6 +437,18 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     assert!(report.contains("id=\"registers\""), "no registers");
     assert!(report.contains(&format!("/api/v1/reports/{}/bundle", report_ids[0])));
     assert!(btrfs.contains(CRASHES[2].frame));
+
+    // Everything arrived just now, so the last day holds every bucket.
+    assert_eq!(rows(day), buckets, "24 h window:\n{day}");
+
+    // Markup in a title stays text: escaped in the DOM, no element made.
+    for page in [top, hostile] {
+        assert!(
+            page.contains(&esc(HOSTILE)),
+            "hostile title not shown as text"
+        );
+        assert!(!page.contains("<img"), "a title turned into markup");
+    }
 
     // A missing bucket is a readable error, not a blank page.
     assert!(

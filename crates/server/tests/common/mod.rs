@@ -5,6 +5,7 @@
 
 pub mod bundles;
 pub mod http;
+pub mod load;
 pub mod pg;
 
 use std::path::PathBuf;
