@@ -52,12 +52,19 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: lzo_bench FILE [MAX_MIB]");
     let max_mib: usize = args.next().map_or(256, |s| s.parse().expect("MAX_MIB"));
-    let data = std::fs::read(&path).expect("read FILE");
-    let pages: Vec<&[u8]> = data
-        .chunks_exact(PAGE)
-        .filter(|p| p.iter().any(|&b| b != 0))
-        .take(max_mib * 256)
-        .collect();
+    // Read until MAX_MIB of non-zero pages are in memory.
+    let mut file = std::fs::File::open(&path).expect("open FILE");
+    let mut data = Vec::new();
+    let mut page = vec![0u8; PAGE];
+    while data.len() < max_mib << 20 {
+        if std::io::Read::read_exact(&mut file, &mut page).is_err() {
+            break;
+        }
+        if page.iter().any(|&b| b != 0) {
+            data.extend_from_slice(&page);
+        }
+    }
+    let pages: Vec<&[u8]> = data.chunks_exact(PAGE).collect();
     let n = pages.len();
     println!("{path}: {n} non-zero 4 KiB pages");
     let mut out = vec![0u8; 2 * PAGE];

@@ -56,7 +56,7 @@ const END_MARKER: [u8; 3] = [0x11, 0x00, 0x00];
 pub struct LzoCompressor {
     /// `base + position` of the last 4-byte sequence with each hash;
     /// entries below `base` belong to earlier pages and are ignored.
-    table: Box<[u32]>,
+    table: Box<[u32; 1 << HASH_BITS]>,
     base: u32,
 }
 
@@ -70,7 +70,7 @@ impl LzoCompressor {
     /// A compressor with an empty table.
     pub fn new() -> LzoCompressor {
         LzoCompressor {
-            table: vec![0; 1 << HASH_BITS].into_boxed_slice(),
+            table: Box::new([0; 1 << HASH_BITS]),
             base: 1,
         }
     }
@@ -150,14 +150,15 @@ impl LzoCompressor {
     }
 }
 
+// One bounds check and one load each (indexing byte by byte would not be).
 fn read32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    let bytes: [u8; 4] = b[at..at + 4].try_into().expect("4 bytes");
+    u32::from_le_bytes(bytes)
 }
 
 fn read64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
+    let bytes: [u8; 8] = b[at..at + 8].try_into().expect("8 bytes");
+    u64::from_le_bytes(bytes)
 }
 
 /// Multiplicative hash of 4 bytes to `HASH_BITS` bits.
