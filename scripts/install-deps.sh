@@ -24,6 +24,7 @@ APT_PACKAGES=(
   gcc                 # the same (Debian's kernel headers are built with gcc-12)
   chromium            # headless browser: the server dashboard's page tests
   fonts-dejavu-core   # a font for chromium's dashboard screenshots
+  postgresql          # the crash server's tests start a private PostgreSQL cluster
 )
 
 missing=()
