@@ -167,11 +167,16 @@ function logView(lines, reportLine, primary, others) {
   return [box, first, note];
 }
 
-/** Scroll the log box (not the page) so `line` sits near its top. */
+/**
+ * Scroll the log box (not the page) so `line` sits near its top; the
+ * resulting offset is kept in `data-scroll-top` for tests and debugging.
+ */
 function scrollToLine(box, line) {
   if (!line) return;
   const above = 3 * line.offsetHeight;
-  box.scrollTop = Math.max(0, line.offsetTop - box.offsetTop - above);
+  // The box is positioned, so a line's offsetTop is relative to it.
+  box.scrollTop = Math.max(0, line.offsetTop - above);
+  box.dataset.scrollTop = String(Math.round(box.scrollTop));
 }
 
 async function main() {

@@ -316,6 +316,21 @@ fn element_text<'a>(dom: &'a str, marker: &str) -> &'a str {
     &dom[start..end]
 }
 
+/// The value of `attr` in the first opening tag containing `marker`.
+fn element_attr<'a>(dom: &'a str, marker: &str, attr: &str) -> &'a str {
+    let at = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in the page"));
+    let tag_start = dom[..at].rfind('<').unwrap();
+    let tag = &dom[tag_start..at + dom[at..].find('>').unwrap()];
+    let key = format!("{attr}=\"");
+    let v = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {attr} in {tag}"));
+    let rest = &tag[v + key.len()..];
+    &rest[..rest.find('"').unwrap()]
+}
+
 /// HTML-escaped as Chromium serializes text nodes.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -370,7 +385,8 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     let urls = [
         format!("{base}/"),
         format!("{base}/?release={}", CRASHES[2].release),
-        format!("{base}/?kind=panic&sort=machines&order=asc"),
+        // What the filter form submits (every field, empty ones too).
+        format!("{base}/?release=&kind=panic&window=&q=&sort=machines&order=asc"),
         format!("{base}/?q=no-such-crash-title"),
         format!("{base}/buckets/{}", bucket_ids[0]),
         format!("{base}/reports/{}", report_ids[0]),
@@ -441,6 +457,11 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     assert!(report.contains("id=\"registers\""), "no registers");
     assert!(report.contains(&format!("/api/v1/reports/{}/bundle", report_ids[0])));
     assert!(btrfs.contains(CRASHES[2].frame));
+    // Its report starts deep in the log: the log box scrolled down to it.
+    let scrolled: u32 = element_attr(btrfs, "id=\"log\"", "data-scroll-top")
+        .parse()
+        .expect("a scroll offset");
+    assert!(scrolled > 0, "the log was not scrolled to the report");
 
     // Everything arrived just now, so the last day holds every bucket.
     assert_eq!(rows(day), buckets, "24 h window:\n{day}");
