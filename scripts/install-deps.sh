@@ -69,6 +69,14 @@ if ! python3 -c 'import drgn' >/dev/null 2>&1; then
     || python3 -m pip install --quiet --break-system-packages drgn
 fi
 
+# moto_server (PyPI moto[server]): a real S3-compatible server on loopback
+# for the crash server's object-storage test.
+if ! command -v moto_server >/dev/null 2>&1; then
+  log "pip install moto[server]"
+  python3 -m pip install --quiet 'moto[server]' 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+fi
+
 # Rust components and tools.
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if rustup toolchain list | grep -q nightly; then

@@ -444,6 +444,15 @@ async fn get_bucket(
         .series(Some(&id), &BucketFilter::default(), first, last)
         .await?;
     let reports = state.store.bucket_reports(&id, 50).await?;
+    // Summaries: the log stays on the report's own page.
+    let mut reports = serde_json::to_value(reports).unwrap_or_default();
+    if let Some(list) = reports.as_array_mut() {
+        for r in list {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("log");
+            }
+        }
+    }
     Ok(Json(
         json!({"bucket": bucket, "series": series, "reports": reports}),
     ))

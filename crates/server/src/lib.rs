@@ -26,7 +26,7 @@ pub use api::AppState;
 pub use blobs::Blobs;
 pub use config::Config;
 pub use error::{Error, Result};
-pub use serve::{run, serve, Running};
+pub use serve::{block_on, run, serve, serve_until_signal, Running};
 pub use store::Store;
 
 /// The whole application: API, drm_panic endpoint and dashboard.

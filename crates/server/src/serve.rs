@@ -161,3 +161,53 @@ pub fn run(config: crate::Config) -> Result<Running> {
         )),
     }
 }
+
+/// Run a future to completion on a runtime of its own (for the CLI, which
+/// is not async).
+pub fn block_on<F: Future>(f: F) -> Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Export)?;
+    Ok(rt.block_on(f))
+}
+
+/// Serve `config` until SIGINT or SIGTERM; `on_listen` is told the address
+/// once the server listens and its database is ready.
+pub fn serve_until_signal(config: crate::Config, on_listen: impl FnOnce(SocketAddr)) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Export)?;
+    rt.block_on(async move {
+        let listen = config.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| Error::Io {
+                op: "listening on",
+                path: listen.to_string().into(),
+                source,
+            })?;
+        let state = crate::open(config).await?;
+        let store = state.store.clone();
+        on_listen(listener.local_addr().map_err(Error::Export)?);
+        let r = serve(listener, state, shutdown_signal()).await;
+        store.close().await;
+        r
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

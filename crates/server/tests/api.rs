@@ -104,6 +104,7 @@ fn ingest_dedup_and_queries() {
         let reports = d["reports"].as_array().unwrap();
         assert_eq!(reports.len(), 2);
         assert_eq!(reports[0]["source"], "bundle");
+        assert!(reports[0].get("log").is_none(), "summaries carry no log");
         assert_eq!(reports[0]["machine"].as_str().unwrap().len(), 12);
 
         // One report: the log, the server's analysis, the client's title.
