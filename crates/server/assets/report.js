@@ -227,7 +227,11 @@ async function main() {
       el("section", { class: "trace-box" }, traceSection(primary)),
     ),
     el("h2", { id: "log-heading" }, "Log", reportLine ? el("span", { class: "muted" }, ` (report at line ${reportLine})`) : null),
-    lines.length && lines[0] !== "" ? box : el("p", { class: "muted" }, "The bundle holds no log."),
+    r.log === null || r.log === undefined
+      ? el("p", { class: "notice empty" }, "The server no longer keeps this report's log (retention); its statistics stay.")
+      : lines.length && lines[0] !== ""
+        ? box
+        : el("p", { class: "muted" }, "The bundle holds no log."),
     note,
     found.length > 1
       ? [
