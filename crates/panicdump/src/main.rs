@@ -29,6 +29,12 @@ enum Command {
     Status(cmd::arm::StatusArgs),
     /// Recommend a crashkernel= size, with its breakdown.
     Estimate(cmd::arm::EstimateArgs),
+    /// Make this machine crash-ready across reboots (boot loader, sysctl.d, units); --undo takes it back.
+    Setup(cmd::setup::SetupArgs),
+    /// Crash this machine on purpose to prove capture works; --report after the reboot.
+    Test(cmd::selftest::TestArgs),
+    /// Check or show the configuration (/etc/panicdump/config.toml).
+    Config(cmd::config::ConfigArgs),
     /// List the crash records collected on this machine.
     List(cmd::records::ListArgs),
     /// Show one crash record (an id, or `latest`).
@@ -76,6 +82,9 @@ fn main() -> ExitCode {
         Command::Collect(a) => cmd::collect::run_collect(a),
         Command::Status(a) => cmd::arm::run_status(a),
         Command::Estimate(a) => cmd::arm::run_estimate(a),
+        Command::Setup(a) => cmd::setup::run(a),
+        Command::Test(a) => cmd::selftest::run(a),
+        Command::Config(a) => cmd::config::run(a),
         Command::List(a) => cmd::records::run_list(a),
         Command::Show(a) => cmd::records::run_show(a),
         Command::Report(a) => cmd::records::run_report(a),

@@ -71,9 +71,14 @@ pub struct ArmArgs {
     /// Also panic on WARN (kernel.panic_on_warn).
     #[arg(long)]
     pub panic_on_warn: bool,
-    /// Seconds before rebooting after a panic kdump did not take (kernel.panic).
-    #[arg(long, default_value_t = 10)]
-    pub panic_timeout: u32,
+    /// Seconds before rebooting after a panic kdump did not take (kernel.panic)
+    /// [default: sysctl.panic_timeout of the config file, 10].
+    #[arg(long)]
+    pub panic_timeout: Option<u32>,
+    /// Configuration file [env: PANICDUMP_CONFIG] [default: /etc/panicdump/config.toml under --root];
+    /// flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Unload the crash kernel and exit.
     #[arg(long, conflicts_with = "dry_run")]
     pub unload: bool,
@@ -111,15 +116,38 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let root = Root::from_arg_or_env(a.root.as_deref());
+    let file = super::config::load(&root, a.config.as_deref())?;
+    let mut append = a.append;
+    if a.cmdline.is_none() {
+        append.splice(0..0, capture_options(&file.kdump));
+    }
+    // A directory target: its disk drivers go into the capture initramfs
+    // (unless the flags name them) and its device into the capture options.
+    let mut target = a.target;
+    if let Some(dir) = file
+        .kdump
+        .target
+        .as_ref()
+        .filter(|t| !t.starts_with("UUID=") && !t.starts_with("/dev/") && a.cmdline.is_none())
+    {
+        let t = arm::target::find(&root, dir)
+            .with_context(|| format!("kdump.target = {dir:?}: not found in /proc/mounts"))?;
+        append.insert(0, format!("panicdump.target={}", t.source));
+        if target.is_none() && a.block_drivers.is_empty() && a.filesystems.is_empty() {
+            target = Some(dir.clone());
+        }
+    }
+    let mut modules = a.modules;
+    modules.extend(file.kdump.extra_modules.iter().cloned());
     let defaults = ArmConfig::default();
     let cfg = ArmConfig {
-        kdump: !a.no_kdump,
-        pstore: !a.no_pstore,
+        kdump: !a.no_kdump && file.mode.wants_kdump(),
+        pstore: !a.no_pstore && file.mode.wants_pstore(),
         kernel: a.kernel,
         initrd: a.initrd,
         initrd_out: a.initrd_out,
         init_binary: a.init_binary,
-        target_dir: a.target,
+        target_dir: target,
         block_drivers: if a.block_drivers.is_empty() {
             defaults.block_drivers
         } else {
@@ -130,21 +158,25 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
         } else {
             a.filesystems
         },
-        extra_modules: a.modules,
-        compression: if a.zstd {
+        extra_modules: modules,
+        compression: if a.zstd
+            || file.kdump.initramfs_compression == config::InitramfsCompression::Zstd
+        {
             arm::initramfs::Compression::Zstd
         } else {
             arm::initramfs::Compression::Gzip
         },
         cmdline: a.cmdline,
-        append: a.append,
+        append,
         ramoops_region: a.ramoops.as_deref().map(parse_region).transpose()?,
         panic_on: plan::PanicOn {
-            hung_task: a.panic_on_hung_task,
-            warn: a.panic_on_warn,
-            ..plan::PanicOn::default()
+            oops: file.sysctl.panic_on_oops,
+            softlockup: file.sysctl.softlockup_panic,
+            hardlockup: file.sysctl.hardlockup_panic,
+            hung_task: a.panic_on_hung_task || file.sysctl.hung_task_panic,
+            warn: a.panic_on_warn || file.sysctl.panic_on_warn,
         },
-        panic_timeout: a.panic_timeout,
+        panic_timeout: a.panic_timeout.unwrap_or(file.sysctl.panic_timeout),
     };
     let p = plan::plan(&root, &cfg)?;
     for n in &p.notes {
@@ -164,6 +196,45 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
         println!("{act}: {out}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `panicdump.*` capture options for the `[kdump]` keys that differ from
+/// the capture's own defaults (so an absent config file changes nothing).
+fn capture_options(k: &config::Kdump) -> Vec<String> {
+    let d = config::Kdump::default();
+    let mut out = Vec::new();
+    if k.dump_level != d.dump_level {
+        out.push(format!("panicdump.level={}", k.dump_level));
+    }
+    if k.compression != d.compression {
+        out.push(format!("panicdump.compress={}", enum_name(&k.compression)));
+    }
+    // A directory target is resolved to its device by `run`.
+    if let Some(t) = k
+        .target
+        .as_ref()
+        .filter(|t| t.starts_with("UUID=") || t.starts_with("/dev/"))
+    {
+        out.push(format!("panicdump.target={t}"));
+    }
+    if k.subdir != d.subdir {
+        out.push(format!("panicdump.dir={}", k.subdir));
+    }
+    if k.on_success != d.on_success {
+        out.push(format!("panicdump.on_success={}", enum_name(&k.on_success)));
+    }
+    if k.on_failure != d.on_failure {
+        out.push(format!("panicdump.on_failure={}", enum_name(&k.on_failure)));
+    }
+    out
+}
+
+/// The config file's spelling of an enum value (`"lzo"`).
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// Arguments of `panicdump status`.

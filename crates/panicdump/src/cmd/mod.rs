@@ -5,10 +5,13 @@ pub mod analyze;
 pub mod arm;
 pub mod capture;
 pub mod collect;
+pub mod config;
 pub mod dmesg;
 pub mod dump;
 pub mod info;
 pub mod lab;
 pub mod records;
+pub mod selftest;
+pub mod setup;
 #[cfg(feature = "submit")]
 pub mod submit;
