@@ -1,7 +1,7 @@
 // A bucket page: one crash signature, its counts, per-day history and the
 // latest reports filed under it (/api/v1/buckets/{id}).
 
-import { api, el, fill, showError, timeEl, fmtTime, filterLink, padSeries, seriesChart, setTitle, scriptsOn } from "./common.js";
+import { api, el, fill, showError, timeEl, fmtTime, filterLink, padSeries, seriesChart, setTitle, pageState, scriptsOn } from "./common.js";
 
 const root = document.getElementById("content");
 
@@ -94,4 +94,5 @@ async function main() {
   );
 }
 
-main();
+pageState("loading");
+main().finally(() => pageState("ready"));

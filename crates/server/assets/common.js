@@ -212,6 +212,14 @@ export function setTitle(text) {
   document.title = `${text} · panicdump`;
 }
 
+/**
+ * Mark the page as loading or drawn (`<html data-state="loading|ready">`),
+ * so scripts and tests driving a browser know when the data is on screen.
+ */
+export function pageState(state) {
+  document.documentElement.dataset.state = state;
+}
+
 /** Mark that scripts run, so the no-script notices hide (see dashboard.css). */
 export function scriptsOn() {
   document.documentElement.classList.remove("no-js");

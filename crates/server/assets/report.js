@@ -2,7 +2,7 @@
 // analysis, and the log with the crash report's lines highlighted and
 // scrolled into view (/api/v1/reports/{id}).
 
-import { api, el, fill, showError, fmtTime, filterLink, setTitle, scriptsOn } from "./common.js";
+import { api, el, fill, showError, fmtTime, filterLink, setTitle, pageState, scriptsOn } from "./common.js";
 
 const root = document.getElementById("content");
 // Logs longer than this are shown as a window around the crash report.
@@ -255,4 +255,5 @@ async function main() {
   });
 }
 
-main();
+pageState("loading");
+main().finally(() => pageState("ready"));

@@ -2,7 +2,7 @@
 // filtered view is a link and survives a reload), the chart and the table
 // are drawn from /api/v1/stats/series and /api/v1/buckets.
 
-import { api, el, fill, showError, timeEl, fmtTime, seriesChart, scriptsOn } from "./common.js";
+import { api, el, fill, showError, timeEl, fmtTime, seriesChart, pageState, scriptsOn } from "./common.js";
 
 const PAGE = 50;
 const WINDOWS = { "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
@@ -256,7 +256,10 @@ async function loadTable(gen) {
 
 function load() {
   const gen = ++generation;
-  return Promise.all([loadChart(gen), loadTable(gen)]);
+  pageState("loading");
+  return Promise.all([loadChart(gen), loadTable(gen)]).then(() => {
+    if (gen === generation) pageState("ready");
+  });
 }
 
 function stateFromForm() {

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: the real server (temporary SQLite
 //! database) ingests real report bundles over HTTP, then Debian's headless
-//! Chromium loads the pages, runs their JavaScript against the JSON API and
-//! dumps the resulting DOM and screenshots.
+//! Chromium, driven over the DevTools protocol (`dashboard/cdp.rs`), loads
+//! the pages, runs their JavaScript against the JSON API, uses the filters
+//! and takes screenshots; the checks read the DOM the scripts built.
 //!
 //! Screenshots land in `<target>/test-artifacts/dashboard-*.png`.
 //! Without `chromium` the test is skipped loudly, except in CI (`CI=true`),
@@ -10,10 +11,14 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crashdb::{Bundle, BundleOptions, NewRecord, SourceKind, Store};
+use serde_json::json;
+
+#[path = "dashboard/cdp.rs"]
+mod cdp;
+use cdp::Chrome;
 
 /// Corpus logs ingested, with the facts the checks rely on.
 struct Crash {
@@ -99,75 +104,23 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Headless Chromium with its own profile directory (runs may overlap).
-struct Browser {
-    bin: PathBuf,
-    profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn new(bin: &Path) -> Browser {
-        Browser {
-            bin: bin.to_path_buf(),
-            profile: tempfile::tempdir().expect("a profile directory"),
-        }
-    }
-
-    fn run(&self, extra: &[&str], url: &str) -> std::process::Output {
-        let out = Command::new(&self.bin)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--virtual-time-budget=5000",
-            ])
-            .arg(format!("--user-data-dir={}", self.profile.path().display()))
-            .args(extra)
-            .arg(url)
-            .output()
-            .expect("running chromium");
-        assert!(
-            out.status.success(),
-            "chromium {url} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// The DOM after the page's scripts ran.
-    fn dom(&self, url: &str) -> String {
-        let out = self.run(&["--dump-dom"], url);
-        String::from_utf8(out.stdout).expect("DOM is UTF-8")
-    }
-
-    /// Save a 1280×900 screenshot and check it is a real, non-blank PNG.
-    fn screenshot(&self, url: &str, name: &str) -> PathBuf {
-        let path = artifact_dir().join(name);
-        let _ = std::fs::remove_file(&path);
-        self.run(
-            &[
-                &format!("--screenshot={}", path.display()),
-                "--window-size=1280,900",
-            ],
-            url,
-        );
-        let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
-        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert_eq!((width, height), (1280, 900), "{name} size");
-        // A blank 1280×900 page compresses to a few KB; drawn text, tables
-        // and charts are far larger.
-        assert!(
-            png.len() > 25_000,
-            "{name} is only {} bytes: a blank page?",
-            png.len()
-        );
-        path
-    }
+/// Save a screenshot under the artifact directory and check it is a real,
+/// non-blank 1280×900 PNG.
+fn save_png(name: &str, png: &[u8]) -> PathBuf {
+    let path = artifact_dir().join(name);
+    std::fs::write(&path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 900), "{name} size");
+    // A blank 1280×900 page compresses to a few KB; drawn text, tables
+    // and charts are far larger.
+    assert!(
+        png.len() > 25_000,
+        "{name} is only {} bytes: a blank page?",
+        png.len()
+    );
+    path
 }
 
 /// A minimal HTTP/1.1 exchange over a fresh connection (`Connection: close`):
@@ -285,22 +238,6 @@ fn submit(addr: SocketAddr, token: &str, machine: &str, gz: &[u8]) -> serde_json
     serde_json::from_slice(&body).unwrap()
 }
 
-/// `f` over `items` on up to 4 threads, results in order.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(4) {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunk.iter().map(|item| s.spawn(|| f(item))).collect();
-            out.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a browser thread panicked")),
-            );
-        });
-    }
-    out
-}
-
 /// How many bucket rows the top page's table shows, and their titles.
 fn rows(dom: &str) -> usize {
     dom.matches("data-bucket=\"").count()
@@ -380,8 +317,9 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     let listed = get_json(addr, "/api/v1/buckets");
     assert_eq!(listed["total"], buckets);
 
-    // Every page in a browser of its own, a few at a time (each Chromium
-    // start costs a second or two of CPU).
+    // One browser for the whole test; each page is loaded fresh and read
+    // once its scripts drew the data.
+    let mut chrome = Chrome::launch(&bin, 1280, 900);
     let urls = [
         format!("{base}/"),
         format!("{base}/?release={}", CRASHES[2].release),
@@ -395,7 +333,13 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
         format!("{base}/?window=24h"),
         format!("{base}/reports/{hostile_report}"),
     ];
-    let doms = parallel(&urls, |url| Browser::new(&bin).dom(url));
+    let doms: Vec<String> = urls
+        .iter()
+        .map(|url| {
+            chrome.open(url);
+            chrome.dom()
+        })
+        .collect();
     let [top, filtered, panics, none, bucket, report, btrfs, missing, day, hostile] = &doms[..]
     else {
         unreachable!()
@@ -481,24 +425,75 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
         "no error shown:\n{missing}"
     );
 
+    // Using the filters as a person would: pick a release in the menu,
+    // then search titles, sort by a header, go back, reload.
+    chrome.open(&urls[0]);
+    let row_count = "document.querySelectorAll('tr[data-bucket]').length";
+    chrome.eval(&format!(
+        "(() => {{ const s = document.getElementById('f-release'); s.value = {}; \
+         s.dispatchEvent(new Event('change')); }})()",
+        json!(CRASHES[2].release)
+    ));
+    chrome.wait_ready();
+    assert_eq!(
+        chrome.eval("location.search"),
+        json!(format!("?release={}", CRASHES[2].release))
+    );
+    assert_eq!(chrome.eval(row_count), json!(1), "release menu");
+    chrome.eval(
+        "(() => { document.getElementById('f-release').value = ''; \
+         document.getElementById('f-q').value = 'kernel BUG'; \
+         document.getElementById('filters').requestSubmit(); })()",
+    );
+    chrome.wait_ready();
+    assert_eq!(chrome.eval("location.search"), json!("?q=kernel+BUG"));
+    assert_eq!(chrome.eval(row_count), json!(2), "title search");
+    chrome.eval("document.querySelector('th a[data-sort=\"machines\"]').click()");
+    chrome.wait_ready();
+    assert_eq!(
+        chrome.eval("location.search"),
+        json!("?q=kernel+BUG&sort=machines")
+    );
+    assert_eq!(
+        chrome.eval("document.querySelector('th[aria-sort=\"descending\"]').textContent"),
+        json!("Machines ▼")
+    );
+    chrome.eval("history.back()");
+    chrome.wait_for(
+        "location.search === '?q=kernel+BUG'",
+        Duration::from_secs(30),
+    );
+    chrome.wait_ready();
+    assert_eq!(chrome.eval(row_count), json!(2), "after going back");
+    chrome.reload();
+    assert_eq!(
+        chrome.eval("document.getElementById('f-q').value"),
+        json!("kernel BUG"),
+        "reload lost the search"
+    );
+    assert_eq!(chrome.eval(row_count), json!(2), "after a reload");
+
     // Screenshots for people.
     let pages = [
-        (urls[0].clone(), "dashboard-top.png"),
-        (urls[1].clone(), "dashboard-filtered.png"),
-        (urls[4].clone(), "dashboard-bucket.png"),
-        (urls[5].clone(), "dashboard-report.png"),
+        (&urls[0], "dashboard-top.png"),
+        (&urls[1], "dashboard-filtered.png"),
+        (&urls[4], "dashboard-bucket.png"),
+        (&urls[5], "dashboard-report.png"),
     ];
-    let shots = parallel(&pages, |(url, name)| {
-        Browser::new(&bin).screenshot(url, name)
-    });
-    let bytes: Vec<Vec<u8>> = shots.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let mut shots = Vec::new();
+    for (url, name) in pages {
+        chrome.open(url);
+        let png = chrome.screenshot();
+        save_png(name, &png);
+        shots.push(png);
+    }
     assert_ne!(
-        bytes[0], bytes[1],
+        shots[0], shots[1],
         "the filtered page looks like the unfiltered one"
     );
     eprintln!(
         "dashboard: {} screenshots in {} ({:.1} s)",
-        shots.len(),
+        pages.len(),
         artifact_dir().display(),
         started.elapsed().as_secs_f64()
     );
