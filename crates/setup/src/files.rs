@@ -129,24 +129,37 @@ pub fn sysctl_conf(cfg: &Config) -> String {
     out
 }
 
-/// `panicdump-arm.service` (until the packaged unit exists).
-pub fn arm_unit(exe: &str) -> String {
-    format!(
-        "# {HEADER}\n[Unit]\nDescription=Arm panicdump: pstore, crash kernel, panic sysctls\n\
-         Documentation=man:panicdump(1)\nAfter=local-fs.target systemd-sysctl.service systemd-modules-load.service panicdump-collect.service\n\
-         ConditionKernelCommandLine=!panicdump.capture\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n\
-         ExecStart={exe} arm\nExecStop={exe} arm --unload\n\n[Install]\nWantedBy=multi-user.target\n"
-    )
+/// The packaged units (`dist/systemd`), by name.
+pub const UNIT_FILES: &[(&str, &str)] = &[
+    (
+        "panicdump-collect.service",
+        include_str!("../../../dist/systemd/panicdump-collect.service"),
+    ),
+    (
+        "panicdump-arm.service",
+        include_str!("../../../dist/systemd/panicdump-arm.service"),
+    ),
+];
+
+/// A packaged unit with `/usr/bin/panicdump` replaced by `exe`.
+pub fn unit(text: &str, exe: &str) -> String {
+    text.replace("/usr/bin/panicdump", exe)
 }
 
-/// `panicdump-collect.service` (until the packaged unit exists).
-pub fn collect_unit(exe: &str) -> String {
-    format!(
-        "# {HEADER}\n[Unit]\nDescription=Collect kernel crash records (pstore, captured dumps)\n\
-         Documentation=man:panicdump(1)\nAfter=local-fs.target\nBefore=panicdump-arm.service\n\
-         ConditionKernelCommandLine=!panicdump.capture\n\n[Service]\nType=oneshot\nExecStart={exe} collect\n\n\
-         [Install]\nWantedBy=multi-user.target\n"
-    )
+/// The targets of a unit's `[Install] WantedBy=` (what `systemctl enable` links into).
+pub fn wanted_by(unit: &str) -> Vec<String> {
+    let mut in_install = false;
+    let mut out = Vec::new();
+    for line in unit.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_install = line == "[Install]";
+        } else if in_install {
+            if let Some(v) = line.strip_prefix("WantedBy=") {
+                out.extend(v.split_whitespace().map(String::from));
+            }
+        }
+    }
+    out
 }
 
 /// `/etc/kernel/install.d/90-panicdump.install`.

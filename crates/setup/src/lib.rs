@@ -147,8 +147,10 @@ pub fn undo(root: &Root, runner: Option<&mut dyn Runner>) -> Result<UndoReport> 
         if grub_touched {
             commands.extend(det.grub_mkconfig.clone());
         }
-        if touched.iter().any(|p| p.starts_with(plan::UNIT_DIR)) && det.systemd {
-            commands.push(vec!["systemctl".into(), "daemon-reload".into()]);
+        if let Some(systemctl) = detect::which(root, "systemctl")
+            .filter(|_| touched.iter().any(|p| p.starts_with(plan::UNIT_DIR)))
+        {
+            commands.push(vec![systemctl, "daemon-reload".into()]);
         }
         if touched.iter().any(|p| *p == plan::KERNEL_CMDLINE) {
             if let (Some(ki), Some(release)) = (

@@ -19,8 +19,6 @@ pub const KERNEL_CMDLINE: &str = "/etc/kernel/cmdline";
 pub const SYSCTL_CONF: &str = "/etc/sysctl.d/90-panicdump.conf";
 /// systemd unit directory for local units.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
-/// The units, enabled into `multi-user.target.wants`.
-pub const UNITS: &[&str] = &["panicdump-collect.service", "panicdump-arm.service"];
 /// kernel-install plugin.
 pub const KERNEL_INSTALL_PLUGIN: &str = "/etc/kernel/install.d/90-panicdump.install";
 /// pacman hook.
@@ -31,16 +29,12 @@ pub const PACMAN_HOOK: &str = "/etc/pacman.d/hooks/90-panicdump.hook";
 pub struct Options {
     /// The panicdump executable the units and hooks run.
     pub exe: String,
-    /// Unit texts (name, content) to install instead of the built-in ones
-    /// (the packaged `dist/systemd` units).
-    pub units: Vec<(String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             exe: "/usr/bin/panicdump".into(),
-            units: Vec::new(),
         }
     }
 }
@@ -215,32 +209,23 @@ pub fn plan(root: &Root, cfg: &Config, opts: &Options) -> Result<SetupPlan> {
         "panic knobs applied early at every boot",
     ));
     if det.systemd {
-        for name in UNITS {
-            let text = opts
-                .units
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, t)| t.clone())
-                .unwrap_or_else(|| {
-                    if *name == "panicdump-arm.service" {
-                        files::arm_unit(&opts.exe)
-                    } else {
-                        files::collect_unit(&opts.exe)
-                    }
+        for (name, text) in files::UNIT_FILES {
+            let text = files::unit(text, &opts.exe);
+            for target in files::wanted_by(&text) {
+                changes.push(Change {
+                    path: format!("{UNIT_DIR}/{target}.wants/{name}"),
+                    content: Content::Symlink(format!("{UNIT_DIR}/{name}")),
+                    why: "enable the unit (what `systemctl enable` does)",
                 });
-            changes.push(file(
-                &format!("{UNIT_DIR}/{name}"),
-                text,
-                0o644,
-                "systemd unit",
-            ));
-            changes.push(Change {
-                path: format!("{UNIT_DIR}/multi-user.target.wants/{name}"),
-                content: Content::Symlink(format!("{UNIT_DIR}/{name}")),
-                why: "enable the unit (what `systemctl enable` does)",
-            });
+            }
+            changes.insert(
+                changes.len() - files::wanted_by(&text).len(),
+                file(&format!("{UNIT_DIR}/{name}"), text, 0o644, "systemd unit"),
+            );
         }
-        commands.push(vec!["systemctl".into(), "daemon-reload".into()]);
+        if let Some(systemctl) = which(root, "systemctl") {
+            commands.push(vec![systemctl, "daemon-reload".into()]);
+        }
     } else {
         notes.push(
             "no systemd: run `panicdump collect` and then `panicdump arm` at every boot".into(),

@@ -175,7 +175,7 @@ fn grub_dropin_debian() {
     assert_eq!(
         std::fs::read_link(
             t.root()
-                .path("/etc/systemd/system/multi-user.target.wants/panicdump-arm.service")
+                .path("/etc/systemd/system/sysinit.target.wants/panicdump-arm.service")
         )
         .unwrap(),
         Path::new("/etc/systemd/system/panicdump-arm.service")
@@ -425,7 +425,7 @@ fn dry_run_diff_changes_nothing() {
         "{d}"
     );
     assert!(
-        d.contains("+++ b/etc/systemd/system/multi-user.target.wants/panicdump-arm.service\n"),
+        d.contains("+++ b/etc/systemd/system/sysinit.target.wants/panicdump-arm.service\n"),
         "{d}"
     );
     assert_eq!(t.snapshot(), before);
@@ -449,18 +449,19 @@ impl Runner for Recorder {
 fn commands_go_through_the_runner() {
     let t = Tree::new("runner");
     t.debian_grub();
+    t.exe("/usr/bin/systemctl");
     let plan = setup::plan(&t.root(), &Config::default(), &Options::default()).unwrap();
     let mut rec = Recorder(Vec::new());
     let r = setup::apply(&t.root(), plan, Some(&mut rec)).unwrap();
     assert_eq!(
         rec.0,
-        vec!["/usr/sbin/update-grub", "systemctl daemon-reload"]
+        vec!["/usr/sbin/update-grub", "/usr/bin/systemctl daemon-reload"]
     );
     assert_eq!(r.ran, rec.0);
     let mut rec = Recorder(Vec::new());
     setup::undo(&t.root(), Some(&mut rec)).unwrap();
     assert_eq!(
         rec.0,
-        vec!["/usr/sbin/update-grub", "systemctl daemon-reload"]
+        vec!["/usr/sbin/update-grub", "/usr/bin/systemctl daemon-reload"]
     );
 }
