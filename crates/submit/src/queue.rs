@@ -541,7 +541,14 @@ impl Queue {
                 error: state.last_error.clone().unwrap_or_default(),
             });
         }
-        if state.next_attempt_at > now && !named && !opts.ignore_backoff {
+        // A time further ahead than any schedule this code sets means the
+        // clock was set back: do not park the entry for that long.
+        let longest = i64::try_from(settings.backoff_max_secs)
+            .unwrap_or(i64::MAX)
+            .max(http::MAX_RETRY_AFTER.as_secs() as i64)
+            .max(crate::ledger::WINDOW_SECS);
+        let clock_went_back = state.next_attempt_at > now.saturating_add(longest);
+        if state.next_attempt_at > now && !clock_went_back && !named && !opts.ignore_backoff {
             return Ok(Outcome::NotDue {
                 next_attempt_at: state.next_attempt_at,
             });

@@ -131,6 +131,20 @@ fn backoff_schedule_doubles_up_to_the_cap_against_a_closed_port() {
         delays[4..].iter().all(|&d| (300..=600).contains(&d)),
         "{delays:?}"
     );
+    // A clock set back by a year does not park the entry for a year.
+    let out = q
+        .run(&lock, &s, &RunOptions::default(), t - 365 * 86_400)
+        .unwrap();
+    assert!(
+        matches!(out[0].outcome, Outcome::Retry { attempts: 8, .. }),
+        "{out:?}"
+    );
+    t = match out[0].outcome {
+        Outcome::Retry {
+            next_attempt_at, ..
+        } => next_attempt_at,
+        _ => unreachable!(),
+    };
     // Asking by name sends now whatever the backoff.
     let out = q
         .run(
@@ -143,7 +157,7 @@ fn backoff_schedule_doubles_up_to_the_cap_against_a_closed_port() {
             t - 100,
         )
         .unwrap();
-    assert!(matches!(out[0].outcome, Outcome::Retry { attempts: 8, .. }));
+    assert!(matches!(out[0].outcome, Outcome::Retry { attempts: 9, .. }));
     std::fs::remove_dir_all(&state).unwrap();
 }
 
