@@ -30,7 +30,7 @@ enum LabCmd {
     /// A panic scenario: `panicdump arm` (pstore, kdump or both), a panic of
     /// one kind, capture or warm reset, `panicdump collect`; checks the record.
     Scenario(ScenarioArgs),
-    /// Smallest crashkernel= (8M steps, 96M down) with which the full kdump
+    /// Smallest crashkernel= (8M steps from 96M) with which the full kdump
     /// capture (dmesg + -d 31 dump) of a guest succeeds, next to `estimate`'s value.
     CrashkernelMin(CrashkernelMinArgs),
     /// List cached artifacts.
@@ -123,8 +123,14 @@ struct CrashkernelMinArgs {
     #[arg(long, default_value_t = 2048, value_name = "MiB")]
     memory: u32,
     /// Deadline of each QEMU run, seconds.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    #[arg(long, default_value_t = 400, value_name = "SECS")]
     timeout: u64,
+    /// First size tried, MiB (the target).
+    #[arg(long, default_value_t = 96, value_name = "MiB")]
+    start: u64,
+    /// Largest size tried, MiB.
+    #[arg(long, default_value_t = 256, value_name = "MiB")]
+    max: u64,
     /// Rerun sizes whose result is cached.
     #[arg(long)]
     force: bool,
@@ -278,12 +284,12 @@ fn run_scenarios(a: ScenarioArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Binary search over 64M..=96M in 8M steps, assuming a capture that works
-/// with N MiB also works with more.
+/// Start at `--start` (96M, the target): while the capture fails, go up in
+/// 8M steps; once one size works, bisect the 8M steps below it down to 64M
+/// (kexec finds no hole for the kernel below that). Assumes a capture that
+/// works with N MiB also works with more.
 fn crashkernel_min(a: CrashkernelMinArgs) -> anyhow::Result<ExitCode> {
     let lab = make_lab(&a.common, Some(a.timeout))?;
-    let mut sizes = lab::scenario::crashkernel_candidates();
-    sizes.sort_unstable();
     let mut estimate = None;
     let mut try_size = |mib: u64| -> bool {
         let mut s = Scenario::new(PanicKind::Sysrq, Mode::Kdump);
@@ -293,7 +299,7 @@ fn crashkernel_min(a: CrashkernelMinArgs) -> anyhow::Result<ExitCode> {
             .scenario(&s, a.force)
             .map_err(|e| e.to_string())
             .and_then(|o| {
-                if estimate.is_none() {
+                if o.meta.estimate.is_some() {
                     estimate = o.meta.estimate.clone();
                 }
                 o.check().map(|()| o)
@@ -307,24 +313,40 @@ fn crashkernel_min(a: CrashkernelMinArgs) -> anyhow::Result<ExitCode> {
         }
         verdict.is_ok()
     };
-    let top = *sizes.last().context("no candidate sizes")?;
-    if !try_size(top) {
-        anyhow::bail!("the capture fails even with crashkernel={top}M in a {} MiB guest", a.memory);
+    let step = lab::scenario::CRASHKERNEL_STEP_MIB;
+    let floor = lab::scenario::CRASHKERNEL_FLOOR_MIB;
+    let mut works = a.start;
+    while !try_size(works) {
+        works += step;
+        if works > a.max {
+            anyhow::bail!(
+                "the capture fails with every crashkernel= up to {}M in a {} MiB guest",
+                a.max,
+                a.memory
+            );
+        }
     }
-    // Invariant: sizes[hi] works; everything below lo fails.
-    let (mut lo, mut hi) = (0usize, sizes.len() - 1);
+    // Sizes below the first working one, ascending; bisect them.
+    let below: Vec<u64> = (0..)
+        .map(|i| floor + i * step)
+        .take_while(|&m| m < works)
+        .collect();
+    // Only sizes under the start are unknown: those from start up failed.
+    let below: Vec<u64> = below.into_iter().filter(|&m| m < a.start).collect();
+    let (mut lo, mut hi) = (0usize, below.len());
+    // Invariant: below[hi..] and `works` work, below[..lo] fail.
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if try_size(sizes[mid]) {
+        if try_size(below[mid]) {
             hi = mid;
         } else {
             lo = mid + 1;
         }
     }
+    let min = below.get(hi).copied().unwrap_or(works);
     let release = lab.kernel()?.release;
     println!(
-        "smallest working crashkernel={}M ({} MiB guest, {release}); panicdump arm estimate: {}",
-        sizes[hi],
+        "smallest working crashkernel={min}M ({} MiB guest, {release}); panicdump arm estimate: {}",
         a.memory,
         estimate.as_deref().unwrap_or("unknown")
     );
