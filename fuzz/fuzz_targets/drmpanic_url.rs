@@ -32,8 +32,11 @@ fuzz_target!(|data: &[u8]| {
         }
         // A log through the encoder and back.
         _ => {
-            let url = Encoder { scheme: Scheme::Fido, max_qr_version: None }
-                .url("https://x/r#", rest, "x86_64", "6.14.0");
+            let url = Encoder {
+                scheme: Scheme::Fido,
+                max_qr_version: None,
+            }
+            .url("https://x/r#", rest, "x86_64", "6.14.0");
             let d = decode_url_with_limit(&url, LIMIT).expect("own URL decodes");
             assert_eq!(d.log, rest);
         }

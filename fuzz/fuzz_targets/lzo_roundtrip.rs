@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let mut out = vec![0u8; data.len() + data.len() / 16 + 64];
     let n = c.compress(data, &mut out).expect("worst-case output fits");
     let mut back = vec![0u8; data.len()];
-    assert_eq!(dumpfile::lzo::decompress(&out[..n], &mut back), Ok(data.len()));
+    assert_eq!(
+        dumpfile::lzo::decompress(&out[..n], &mut back),
+        Ok(data.len())
+    );
     assert!(back == data);
     // A budget one byte short must be refused (and the table reuse must not
     // change the result of the next call).
