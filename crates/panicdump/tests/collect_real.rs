@@ -444,3 +444,58 @@ fn concurrent_collect_waits_for_the_lock() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("waiting"));
     assert_eq!(records(&s.state).len(), 1);
 }
+
+/// Collect announces each new record once on journald's native socket (a
+/// real datagram socket bound by the test stands in for journald), and
+/// says nothing on a rerun that records nothing new.
+#[test]
+fn new_records_are_announced_in_the_journal() {
+    use std::os::unix::net::UnixDatagram;
+    let s = setup("collect_journal", false);
+    let root = s.state.parent().unwrap().to_path_buf();
+    let sock_path = root.join("journal.socket");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let run_dir = root.join("run"); // no logind state: no desktop users
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let run = |s: &Setup| {
+        let o = panicdump()
+            .args(["collect", "--json", "--pstore-dir"])
+            .arg(&s.pstore)
+            .arg("--dump-dir")
+            .arg(&s.dumps)
+            .arg("--state-dir")
+            .arg(&s.state)
+            .env("PANICDUMP_JOURNAL_SOCKET", &sock_path)
+            .env("PANICDUMP_RUN_DIR", &run_dir)
+            .env("PANICDUMP_CONFIG", root.join("no-config.toml"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let drain = || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        got
+    };
+    let sum = run(&s);
+    let id = sum["records"][0]["id"].as_str().unwrap().to_string();
+    let entries = drain();
+    assert_eq!(entries.len(), 1, "one entry per new record: {entries:?}");
+    let e = &entries[0];
+    assert!(
+        e.contains("MESSAGE_ID=ba3cdb4bedca46ed84b3c1157985e155\n"),
+        "{e}"
+    );
+    assert!(e.contains(&format!("PANICDUMP_RECORD={id}\n")), "{e}");
+    assert!(e.contains("sysrq triggered crash"), "{e}");
+    assert_eq!(sum["notified"].as_u64(), Some(1), "{sum}");
+    // Nothing new, nothing announced.
+    run(&s);
+    assert!(drain().is_empty());
+}

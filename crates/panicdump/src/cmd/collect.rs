@@ -67,6 +67,8 @@ struct RecordSummary {
     id: String,
     created: bool,
     title: Option<String>,
+    kind: Option<String>,
+    signature_hash: Option<String>,
     crash_time: Option<i64>,
     sources: Vec<String>,
     flags: Vec<String>,
@@ -79,6 +81,11 @@ struct CollectSummary {
     pstore_unlinked: usize,
     captures: usize,
     records: Vec<RecordSummary>,
+    /// Journal entries and desktop notifications delivered.
+    notified: usize,
+    /// What auto-submit did, when it is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submit: Option<String>,
     errors: Vec<String>,
 }
 
@@ -303,6 +310,8 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
         clean_spool(&spool, &args.pstore_dir, &mut sum);
     }
 
+    announce(&store, &mut sum);
+
     if args.json {
         println!("{}", serde_json::to_string_pretty(&sum)?);
     } else {
@@ -313,6 +322,42 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Tell the world about the records this run created: a journal entry and
+/// desktop notifications, then (when consent and auto-submit are
+/// configured) a submission to the crash server. Neither can fail collect:
+/// the records are already safe on disk.
+fn announce(store: &Store, sum: &mut CollectSummary) {
+    let new: Vec<&RecordSummary> = sum.records.iter().filter(|r| r.created).collect();
+    if new.is_empty() {
+        return;
+    }
+    let dirs: Vec<PathBuf> = new.iter().map(|r| store.dir().join(&r.id)).collect();
+    let crashes: Vec<super::notify::CollectedCrash<'_>> = new
+        .iter()
+        .zip(&dirs)
+        .map(|(r, dir)| super::notify::CollectedCrash {
+            id: &r.id,
+            title: r.title.as_deref(),
+            kind: r.kind.as_deref(),
+            signature: r.signature_hash.as_deref(),
+            report_path: dir,
+        })
+        .collect();
+    let outcome =
+        super::notify::notify_collected(&crashes, &super::notify::NotifySettings::from_config());
+    sum.notified = outcome.journal_entries + outcome.desktop_delivered;
+    #[cfg(feature = "submit")]
+    {
+        let ids: Vec<String> = new.iter().map(|r| r.id.clone()).collect();
+        let state = store.dir().parent().unwrap_or(store.dir());
+        match super::submit::after_collect(state, &ids) {
+            Ok(Some(line)) => sum.submit = Some(line),
+            Ok(None) => {}
+            Err(e) => sum.submit = Some(format!("submit: {e:#} (the records stay queued)")),
+        }
+    }
 }
 
 /// Take `<state>/collect.lock` (created if needed) for the whole run: a
@@ -440,6 +485,9 @@ fn print_summary(sum: &CollectSummary, args: &CollectArgs) {
         if !r.flags.is_empty() {
             println!("    flagged: {}", r.flags.join(", "));
         }
+    }
+    if let Some(s) = &sum.submit {
+        println!("{s}");
     }
     for e in &sum.errors {
         println!("error: {e}");
@@ -638,7 +686,11 @@ fn write_record(
     if let Some(t) = crash_time {
         rec = rec.crash_time(t);
     }
-    let title = oops::analyze(&rec.dmesg).title().map(String::from);
+    let analysis = oops::analyze(&rec.dmesg);
+    let primary = analysis.primary();
+    let title = primary.map(|r| r.title.clone());
+    let kind = primary.map(|r| r.kind.as_str().to_string());
+    let signature_hash = primary.map(|r| r.signature_hash().to_string());
     let sources = std::iter::once(rec.dmesg_source.description.clone())
         .chain(rec.raw.iter().map(|r| r.2.description.clone()))
         .chain(rec.dump.iter().map(|d| d.2.description.clone()))
@@ -650,6 +702,8 @@ fn write_record(
         id: w.id,
         created: w.created,
         title,
+        kind,
+        signature_hash,
         crash_time,
         sources,
         flags,

@@ -443,8 +443,6 @@ fn run_status(queue: &Queue, settings: &Settings, json: bool) -> anyhow::Result<
 /// summary for collect to print, or `None` when auto-submit is off.
 /// Errors are worth a warning, never a failure of collect: the records
 /// are safe on disk and `panicdump submit --pending` sends them later.
-// Not called yet: collect wires it (capture.rs/collect.rs are not ours).
-#[allow(dead_code)]
 pub fn after_collect(state_dir: &Path, new_ids: &[String]) -> anyhow::Result<Option<String>> {
     let settings = resolve_settings(None, None)?;
     if !settings.consent || !settings.auto {
