@@ -24,6 +24,11 @@ APT_PACKAGES=(
   gcc                 # the same (Debian's kernel headers are built with gcc-12)
   chromium            # headless browser: the server dashboard's page tests
   fonts-dejavu-core   # a font for chromium's dashboard screenshots
+  dbus-daemon         # a real session bus for the desktop notification test
+  dbus-bin            # dbus-monitor: captures the Notify call in that test
+  systemd             # busctl: how collect calls Notify as the logged-in user
+  groff-base          # renders the generated man pages without warnings
+  file                # scripts/package.sh checks the capture binary is static
   postgresql          # the crash server's tests start a private PostgreSQL cluster
 )
 
@@ -84,5 +89,10 @@ if rustup toolchain list | grep -q nightly; then
     log "cargo install cargo-fuzz"
     cargo install --quiet --locked cargo-fuzz
   fi
+fi
+# cargo-deb: scripts/package.sh builds the Debian package with it.
+if ! cargo deb --version >/dev/null 2>&1; then
+  log "cargo install cargo-deb"
+  cargo install --quiet --locked cargo-deb
 fi
 log "ok"
