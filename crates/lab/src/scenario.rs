@@ -105,7 +105,9 @@ impl PanicKind {
             PanicKind::Warn => &[
                 "WARNING: CPU: ",
                 "pdlab_crash: warning requested",
-                "Kernel panic - not syncing: panic_on_warn set",
+                // 6.1 prints "Kernel panic - not syncing: kernel: panic_on_warn set ...".
+                "Kernel panic - not syncing: ",
+                "panic_on_warn set",
             ],
             PanicKind::SoftLockup => &[
                 "watchdog: BUG: soft lockup - CPU#",
