@@ -145,7 +145,9 @@ pub fn iomem_reserved(iomem: &str, r: Region) -> bool {
             return false;
         };
         let name = name.trim();
-        (name == "reserved" || name.starts_with("Persistent Memory"))
+        // Kernels since 4.16 print e820 reserved ranges (memmap=SIZE$ADDR
+        // included) as "Reserved", older ones as "reserved".
+        (name.eq_ignore_ascii_case("reserved") || name.starts_with("Persistent Memory"))
             && a <= r.start
             && r.start + r.size - 1 <= b
     })
@@ -220,6 +222,9 @@ mod tests {
         // A memmap= range that is System RAM (not reserved) is refused.
         assert!(region_from_memmap("memmap=1M$0x3f100000", iomem).is_none());
         assert!(region_from_memmap("quiet", iomem).is_none());
+        // 6.1 spells it with a capital R (found by the setup lab test).
+        let capital = iomem.replace(": reserved", ": Reserved");
+        assert!(region_from_memmap("memmap=1M$0x3f000000", &capital).is_some());
         assert_eq!(parse_size("0x100000"), Some(1 << 20));
         assert_eq!(parse_size("64K"), Some(65536));
     }
