@@ -39,7 +39,10 @@ fn main() -> std::process::ExitCode {
     let env = common::start(backend, |_| {});
     let work = tempfile::tempdir().expect("tempdir");
     let templates = common::load::templates(work.path());
-    eprintln!("load: {clients} clients for {seconds} s against {backend} on {}", env.addr());
+    eprintln!(
+        "load: {clients} clients for {seconds} s against {backend} on {}",
+        env.addr()
+    );
     let r = common::load::run(env.addr(), &env.token, templates, clients, seconds);
     let stored_rows = env.report_count();
     let api_total = common::load::api_total(env.addr());
@@ -55,9 +58,19 @@ fn main() -> std::process::ExitCode {
     println!("bucket count sum   {api_total}");
     println!("blob files         {blobs}");
     println!("ingest rate        {:.0} reports/s", r.rate());
-    println!("latency p50/p99    {:.1} / {:.1} ms", r.percentile(0.5), r.percentile(0.99));
-    let ok = r.errors == 0 && stored_rows == r.stored as i64 && api_total == r.stored as i64 && blobs as u64 == r.stored;
-    println!("lost or duplicated {}", if ok { "none" } else { "MISMATCH" });
+    println!(
+        "latency p50/p99    {:.1} / {:.1} ms",
+        r.percentile(0.5),
+        r.percentile(0.99)
+    );
+    let ok = r.errors == 0
+        && stored_rows == r.stored as i64
+        && api_total == r.stored as i64
+        && blobs as u64 == r.stored;
+    println!(
+        "lost or duplicated {}",
+        if ok { "none" } else { "MISMATCH" }
+    );
     if ok {
         std::process::ExitCode::SUCCESS
     } else {

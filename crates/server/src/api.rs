@@ -119,6 +119,13 @@ pub fn routes() -> Router<AppState> {
         .route("/drm-panic", get(crate::drm::get_drm_panic))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(api_fallback)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not take that method",
+            )
+        })
 }
 
 async fn api_fallback(req: Request) -> Response {

@@ -170,6 +170,13 @@ fn ingest_dedup_and_queries() {
             assert_eq!(r.status, status, "{backend} {path}: {}", r.text());
             assert_eq!(r.json()["error"]["code"], code, "{path}");
         }
+        let r = env.get("/api/v1/reports");
+        assert_eq!(r.status, 405);
+        assert_eq!(r.json()["error"]["code"], "method_not_allowed");
+        let by_machines = env.get("/api/v1/buckets?sort=machines").json();
+        assert_eq!(by_machines["buckets"][0]["machines"], 2);
+        let by_last = env.get("/api/v1/buckets?sort=last_seen&order=asc").json();
+        assert_eq!(by_last["total"], 2);
         assert_eq!(env.get("/healthz").text(), "ok");
     }
 }

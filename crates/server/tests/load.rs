@@ -19,9 +19,24 @@ fn short_load_loses_and_duplicates_nothing() {
             r.rate()
         );
         assert_eq!(r.errors, 0, "{backend}");
-        assert!(r.stored > 0 && r.duplicates > 0 && r.interrupted > 0, "{backend}: {r:?}");
-        assert_eq!(env.report_count(), r.stored as i64, "{backend}: stored rows != distinct records sent");
-        assert_eq!(common::load::api_total(env.addr()), r.stored as i64, "{backend}: bucket counts");
-        assert_eq!(env.blob_files().len() as u64, r.stored, "{backend}: blob files");
+        assert!(
+            r.stored > 0 && r.duplicates > 0 && r.interrupted > 0,
+            "{backend}: {r:?}"
+        );
+        assert_eq!(
+            env.report_count(),
+            r.stored as i64,
+            "{backend}: stored rows != distinct records sent"
+        );
+        assert_eq!(
+            common::load::api_total(env.addr()),
+            r.stored as i64,
+            "{backend}: bucket counts"
+        );
+        assert_eq!(
+            env.blob_files().len() as u64,
+            r.stored,
+            "{backend}: blob files"
+        );
     }
 }

@@ -46,14 +46,31 @@ impl LoadResult {
 
 /// Real bundles of a few corpus logs, built once.
 pub fn templates(dir: &std::path::Path) -> Vec<Vec<u8>> {
-    [bundles::SYSRQ, bundles::GPF, "lab/init-exit-debian-6.1.log", "lab/nmi-unknown-nmi-panic-debian-6.1.log"]
-        .iter()
-        .enumerate()
-        .map(|(i, f)| bundles::build(&dir.join(i.to_string()), &bundles::corpus(f), 1_700_000_000 + i as i64))
-        .collect()
+    [
+        bundles::SYSRQ,
+        bundles::GPF,
+        "lab/init-exit-debian-6.1.log",
+        "lab/nmi-unknown-nmi-panic-debian-6.1.log",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, f)| {
+        bundles::build(
+            &dir.join(i.to_string()),
+            &bundles::corpus(f),
+            1_700_000_000 + i as i64,
+        )
+    })
+    .collect()
 }
 
-pub fn run(addr: std::net::SocketAddr, token: &str, templates: Vec<Vec<u8>>, clients: usize, secs: f64) -> LoadResult {
+pub fn run(
+    addr: std::net::SocketAddr,
+    token: &str,
+    templates: Vec<Vec<u8>>,
+    clients: usize,
+    secs: f64,
+) -> LoadResult {
     let templates = Arc::new(templates);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
@@ -72,11 +89,19 @@ pub fn run(addr: std::net::SocketAddr, token: &str, templates: Vec<Vec<u8>>, cli
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     let record = format!("load-{c}-{n}");
-                    let body = bundles::with_record(&templates[(n as usize + c) % templates.len()], &record);
+                    let body = bundles::with_record(
+                        &templates[(n as usize + c) % templates.len()],
+                        &record,
+                    );
                     if n % 10 == 9 {
                         // A client killed mid-upload.
                         if let Ok(mut s) = TcpStream::connect(addr) {
-                            let _ = s.write_all(&http::head("POST", "/api/v1/reports", &headers, Some(body.len())));
+                            let _ = s.write_all(&http::head(
+                                "POST",
+                                "/api/v1/reports",
+                                &headers,
+                                Some(body.len()),
+                            ));
                             let _ = s.write_all(&body[..body.len() / 2]);
                         }
                         r.interrupted += 1;
@@ -97,7 +122,9 @@ pub fn run(addr: std::net::SocketAddr, token: &str, templates: Vec<Vec<u8>>, cli
                     if n % 4 == 3 {
                         // The answer was "lost": send it again.
                         match http::request(addr, "POST", "/api/v1/reports", &headers, &body) {
-                            Ok(a) if a.status == 200 && a.json()["duplicate"] == true => r.duplicates += 1,
+                            Ok(a) if a.status == 200 && a.json()["duplicate"] == true => {
+                                r.duplicates += 1
+                            }
                             Ok(a) => {
                                 eprintln!("load: retry {record}: {} {}", a.status, a.text());
                                 r.errors += 1;
@@ -136,13 +163,23 @@ pub fn api_total(addr: std::net::SocketAddr) -> i64 {
     let mut sum = 0;
     let mut offset = 0;
     loop {
-        let a = http::request(addr, "GET", &format!("/api/v1/buckets?limit=500&offset={offset}"), &[], b"").unwrap();
+        let a = http::request(
+            addr,
+            "GET",
+            &format!("/api/v1/buckets?limit=500&offset={offset}"),
+            &[],
+            b"",
+        )
+        .unwrap();
         let v = a.json();
         let page = v["buckets"].as_array().unwrap().clone();
         if page.is_empty() {
             break;
         }
-        sum += page.iter().map(|b| b["count"].as_i64().unwrap()).sum::<i64>();
+        sum += page
+            .iter()
+            .map(|b| b["count"].as_i64().unwrap())
+            .sum::<i64>();
         offset += page.len();
     }
     sum
