@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use common::bundles::{self, machine};
 use common::http;
 
+/// (what, request headers, status, error code).
+type HeaderCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+
 fn tar_with(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
     // The `tar` crate's raw header API, so names and types can be anything.
     let mut out = Vec::new();
@@ -257,7 +260,7 @@ fn bad_bundles_store_nothing() {
         let addr = env.addr();
         let good_auth = format!("Bearer {}", env.token);
         let m1 = machine(1);
-        let header_cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+        let header_cases: Vec<HeaderCase> = vec![
             (
                 "no token",
                 vec![
