@@ -55,6 +55,9 @@ enum Command {
     Analyze(cmd::analyze::AnalyzeArgs),
     /// Crash real kernels under QEMU and collect what they leave behind.
     Lab(cmd::lab::LabArgs),
+    /// Generate man pages and shell completions from this CLI (for packagers).
+    #[command(hide = true)]
+    Generate(cmd::generate::GenerateArgs),
     /// Send crash records to a crash server (queue, retry, daily limits; needs consent).
     #[cfg(feature = "submit")]
     Submit(cmd::submit::SubmitArgs),
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Title(a) => cmd::analyze::run_title(a),
         Command::Analyze(a) => cmd::analyze::run_analyze(a),
         Command::Lab(a) => cmd::lab::run(a),
+        Command::Generate(a) => cmd::generate::run(a),
         #[cfg(feature = "submit")]
         Command::Submit(a) => cmd::submit::run(a),
     };
