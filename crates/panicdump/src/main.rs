@@ -61,6 +61,12 @@ enum Command {
     /// Send crash records to a crash server (queue, retry, daily limits; needs consent).
     #[cfg(feature = "submit")]
     Submit(cmd::submit::SubmitArgs),
+    /// Run the crash server: ingest report bundles, deduplicate, statistics, dashboard.
+    #[cfg(feature = "server")]
+    Serve(cmd::serve::ServeArgs),
+    /// Administer a crash server: client tokens, retention of bundles, export.
+    #[cfg(feature = "server")]
+    Server(cmd::serve::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +107,10 @@ fn main() -> ExitCode {
         Command::Generate(a) => cmd::generate::run(a),
         #[cfg(feature = "submit")]
         Command::Submit(a) => cmd::submit::run(a),
+        #[cfg(feature = "server")]
+        Command::Serve(a) => cmd::serve::run_serve(a),
+        #[cfg(feature = "server")]
+        Command::Server(a) => cmd::serve::run_server(a),
     };
     match result {
         Ok(code) => code,

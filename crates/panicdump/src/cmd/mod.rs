@@ -17,3 +17,5 @@ pub mod selftest;
 pub mod setup;
 #[cfg(feature = "submit")]
 pub mod submit;
+#[cfg(feature = "server")]
+pub mod serve;
