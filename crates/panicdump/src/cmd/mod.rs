@@ -14,8 +14,8 @@ pub mod lab;
 pub mod notify;
 pub mod records;
 pub mod selftest;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod setup;
 #[cfg(feature = "submit")]
 pub mod submit;
-#[cfg(feature = "server")]
-pub mod serve;
