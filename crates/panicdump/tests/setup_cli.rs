@@ -204,3 +204,48 @@ fn setup_dry_run_apply_twice_and_undo() {
     let out = run(&["setup", "--root", t.root(), "--undo", "--yes"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to undo"));
 }
+
+/// `panicdump test --report` after a (simulated) reboot: the verdict comes
+/// from the crash records collected since the test crash.
+#[test]
+fn selftest_report_verdicts() {
+    let t = Tree::new("selftest");
+    let state = t.p("/state");
+    let state_s = state.to_str().unwrap();
+    let report = |expect: i32| -> String {
+        let out = run(&["test", "--report", "--state-dir", state_s]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(expect), "{text}");
+        text
+    };
+    assert!(report(2).contains("no self-test pending"));
+    let store = crashdb::Store::new(&state);
+    let old = crashdb::NewRecord::new(b"old crash\n".to_vec(), crashdb::SourceKind::Pstore, "t");
+    let old_id = store.write(&old, 1_700_000_000).unwrap().id;
+    let pending = |boot: &str| {
+        std::fs::write(
+            state.join("selftest.json"),
+            format!(
+                r#"{{"started_at": 1800000000, "boot_id": "{boot}", "kdump": true, "pstore": null, "known": ["{old_id}"]}}"#
+            ),
+        )
+        .unwrap();
+    };
+    // Same boot: the crash never happened.
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    pending(this_boot.trim());
+    assert!(report(1).contains("has not rebooted"));
+    // Rebooted, but nothing new was collected.
+    pending("another-boot");
+    assert!(report(1).contains("self-test FAILED"));
+    // A record from the crash kernel's capture: passed, and the pending file is gone.
+    let log = b"Kernel panic - not syncing: sysrq triggered crash\n".to_vec();
+    let rec = crashdb::NewRecord::new(log, crashdb::SourceKind::VmcoreDmesg, "capture");
+    store.write(&rec, 1_800_000_100).unwrap();
+    let text = report(0);
+    assert!(
+        text.contains("kdump: captured") && text.contains("self-test passed"),
+        "{text}"
+    );
+    assert!(!state.join("selftest.json").exists());
+}
