@@ -97,7 +97,6 @@ pub fn run(a: SetupArgs) -> anyhow::Result<ExitCode> {
     let cfg = super::config::load(&root, a.config.as_deref())?;
     let opts = setup::Options {
         exe: a.exe.clone().unwrap_or_else(|| default_exe(&root)),
-        ..setup::Options::default()
     };
     let plan = setup::plan(&root, &cfg, &opts).context("planning setup")?;
     for n in &plan.notes {
