@@ -728,3 +728,67 @@ fn the_config_file_section_is_read_and_environment_and_flags_win() {
         "{err}"
     );
 }
+
+#[test]
+fn collect_with_auto_submit_sends_new_records_once() {
+    let root = scratch("submit-auto-collect");
+    let (pstore, state, dumps) = (root.join("pstore"), root.join("state"), root.join("dumps"));
+    for d in [&pstore, &state, &dumps] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(
+        pstore.join("dmesg-ramoops-0"),
+        "Panic#1 Part1\n\
+         <0>[    2.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008\n\
+         <4>[    2.000001] Oops: 0000 [#1] SMP PTI\n\
+         <4>[    2.000002] RIP: 0010:auto_submit_fn+0x12/0x40 [demo]\n\
+         <0>[    2.000003] Kernel panic - not syncing: Fatal exception\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("machine-id"),
+        "5f1c0a7e9d2b4c6e8a0b1c2d3e4f5a6b\n",
+    )
+    .unwrap();
+    let srv = Server::start(&root.join("server"), free_port(), &[]);
+    let token = srv.token("auto-test");
+    let collect = || {
+        let o = panicdump()
+            .arg("collect")
+            .arg("--pstore-dir")
+            .arg(&pstore)
+            .arg("--dump-dir")
+            .arg(&dumps)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--keep-pstore")
+            .env("PANICDUMP_CONFIG", root.join("no-config.toml"))
+            .env("PANICDUMP_SUBMIT_CONSENT", "1")
+            .env("PANICDUMP_SUBMIT_AUTO", "1")
+            .env("PANICDUMP_SUBMIT_URL", srv.url())
+            .env("PANICDUMP_SUBMIT_TOKEN", &token)
+            .env("PANICDUMP_SUBMIT_MACHINE_ID_PATH", root.join("machine-id"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "collect: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = collect();
+    assert!(out.contains("submit: 1 sent, 0 queued"), "{out}");
+    assert_eq!(srv.buckets(), vec![(1, 1)]);
+    // The same pstore entry again: no new record, nothing sent twice.
+    let out = collect();
+    assert!(!out.contains("1 sent"), "{out}");
+    assert_eq!(srv.buckets(), vec![(1, 1)]);
+    assert_eq!(
+        std::fs::read_dir(state.join("submit/sent"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
