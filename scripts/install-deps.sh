@@ -28,7 +28,6 @@ APT_PACKAGES=(
   dbus-bin            # dbus-monitor: captures the Notify call in that test
   systemd             # busctl: how collect calls Notify as the logged-in user
   groff-base          # renders the generated man pages without warnings
-  file                # scripts/package.sh checks the capture binary is static
   postgresql          # the crash server's tests start a private PostgreSQL cluster
 )
 

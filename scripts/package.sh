@@ -11,6 +11,9 @@
 #    without warnings, `bash -n` accepts the bash completion.
 #
 # Needs cargo-deb (scripts/install-deps.sh installs it). Prints the .deb path.
+#
+#   PACKAGE_PROFILE=release   cargo profile of /usr/bin/panicdump (`dev` for a
+#                             quick check of the packaging itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -21,18 +24,20 @@ fail() { printf '[package] FAIL: %s\n' "$*" >&2; exit 1; }
 
 command -v cargo-deb >/dev/null || fail "cargo-deb missing: run scripts/install-deps.sh"
 
-log "cargo build --release -p panicdump"
-cargo build --quiet --release -p panicdump
-BIN="$TARGET/release/panicdump"
+PROFILE="${PACKAGE_PROFILE:-release}"
+case "$PROFILE" in dev) PROFILE_DIR=debug ;; *) PROFILE_DIR="$PROFILE" ;; esac
+log "cargo build --profile $PROFILE -p panicdump"
+cargo build --quiet --profile "$PROFILE" -p panicdump
+BIN="$TARGET/$PROFILE_DIR/panicdump"
 
 log "static capture binary (--profile capture, +crt-static, no default features)"
 env -u CARGO_TARGET_DIR -u CARGO_ENCODED_RUSTFLAGS RUSTFLAGS="-C target-feature=+crt-static" \
   cargo build --quiet --profile capture --target x86_64-unknown-linux-gnu \
   -p panicdump --no-default-features --target-dir "$ROOT/target/static"
 STATIC="$ROOT/target/static/x86_64-unknown-linux-gnu/capture/panicdump"
-file -L "$STATIC" 2>/dev/null | grep -q "statically linked" \
-  || ldd "$STATIC" 2>&1 | grep -q "not a dynamic executable" \
-  || fail "$STATIC is not static"
+# Static (also static-pie): no program interpreter to load.
+[ -x "$STATIC" ] || fail "$STATIC was not built"
+if readelf -l "$STATIC" | grep -q "program interpreter"; then fail "$STATIC is not static"; fi
 
 rm -rf "$DIST/man" "$DIST/completions" "$DIST/panicdump-capture" "$DIST"/panicdump_*.deb
 mkdir -p "$DIST"
@@ -54,7 +59,7 @@ if [ ! -f dist/config.toml ]; then
 fi
 
 log "cargo deb -p panicdump"
-deb="$(cargo deb --no-build -p panicdump --output "$DIST" 2>/dev/null | tail -1)"
+deb="$(cargo deb --no-build --profile "$PROFILE" -p panicdump --output "$DIST" | tail -1)"
 [ -f "$deb" ] || fail "cargo deb produced no package"
 
 log "checking $deb"

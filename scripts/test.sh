@@ -30,3 +30,8 @@ done
 
 step "cargo test (unit, integration, lab)"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
+
+# The .deb with man pages and completions generated from the CLI, checked
+# with dpkg-deb (contents, conffile, unpacked binaries run).
+step "package (cargo deb)"
+bash scripts/package.sh >/dev/null

@@ -10,6 +10,10 @@
 //! `PANICDUMP_JOURNAL_SOCKET` (default `/run/systemd/journal/socket`) and
 //! `PANICDUMP_RUN_DIR` (logind state, default `/run`).
 
+// The lean build (no `notify` feature) only prints a line per record and
+// leaves most of what collect passes unused.
+#![cfg_attr(not(feature = "notify"), allow(dead_code))]
+
 use std::path::{Path, PathBuf};
 
 /// What `collect` knows about one new crash record.
