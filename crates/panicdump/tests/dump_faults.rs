@@ -68,7 +68,11 @@ fn unreadable_source_pages_are_reported_and_marked_missing() {
     ]);
     assert_clean_exit(&r, "corrupt source");
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(2), "partial dump exit status: {stderr}");
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "partial dump exit status: {stderr}"
+    );
     assert!(
         stderr.contains(&format!("{} page(s) could not be read", damaged.len())),
         "{stderr}"
