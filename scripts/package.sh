@@ -67,6 +67,7 @@ listing="$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')"
 expect=(
   /usr/bin/panicdump
   /usr/lib/panicdump/panicdump-capture
+  /usr/lib/panicdump/arm.env
   /etc/panicdump/config.toml
   /lib/systemd/system/panicdump-arm.service
   /lib/systemd/system/panicdump-collect.service
@@ -93,5 +94,8 @@ dpkg-deb -x "$deb" "$tmp"
 "$tmp/usr/bin/panicdump" --version >/dev/null || fail "unpacked panicdump does not run"
 "$tmp/usr/lib/panicdump/panicdump-capture" --version >/dev/null || fail "unpacked capture binary does not run"
 cmp -s "$tmp/lib/systemd/system/panicdump-arm.service" dist/systemd/panicdump-arm.service || fail "unit differs"
+# The arm unit's EnvironmentFile points arm at the static capture binary.
+grep -q "^PANICDUMP_ARM_ARGS=--init-binary /usr/lib/panicdump/panicdump-capture$" "$tmp/usr/lib/panicdump/arm.env" \
+  || fail "arm.env does not name the capture binary"
 log "ok: $deb ($(du -h "$deb" | cut -f1), ${#expect[@]} key files, $pages subcommand pages)"
 echo "$deb"
