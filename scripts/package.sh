@@ -8,7 +8,8 @@
 # 3. `cargo deb` (metadata in crates/panicdump/Cargo.toml) into target/dist/;
 # 4. checks: `dpkg-deb -c` lists every expected file, `dpkg-deb -x` unpacks
 #    into a temp root whose panicdump runs, `groff` renders the main page
-#    without warnings, `bash -n` accepts the bash completion.
+#    without warnings, `bash -n` accepts the bash completion, and
+#    `systemd-analyze verify` accepts the shipped units.
 #
 # Needs cargo-deb (scripts/install-deps.sh installs it). Prints the .deb path.
 #
@@ -94,6 +95,14 @@ dpkg-deb -x "$deb" "$tmp"
 "$tmp/usr/bin/panicdump" --version >/dev/null || fail "unpacked panicdump does not run"
 "$tmp/usr/lib/panicdump/panicdump-capture" --version >/dev/null || fail "unpacked capture binary does not run"
 cmp -s "$tmp/lib/systemd/system/panicdump-arm.service" dist/systemd/panicdump-arm.service || fail "unit differs"
+# Both units verify (syntax, dependencies, ExecStart binaries, and their
+# Documentation= man pages, found in the unpacked package).
+for u in arm collect; do
+  sed -e "s|/usr/bin/panicdump|$tmp/usr/bin/panicdump|" -e "s|/usr/lib/panicdump/|$tmp/usr/lib/panicdump/|" \
+    "$tmp/lib/systemd/system/panicdump-$u.service" > "$tmp/panicdump-$u.service"
+done
+MANPATH="$tmp/usr/share/man" systemd-analyze verify "$tmp/panicdump-arm.service" "$tmp/panicdump-collect.service" \
+  || fail "systemd-analyze verify rejects the units"
 # The arm unit's EnvironmentFile points arm at the static capture binary.
 grep -q "^PANICDUMP_ARM_ARGS=--init-binary /usr/lib/panicdump/panicdump-capture$" "$tmp/usr/lib/panicdump/arm.env" \
   || fail "arm.env does not name the capture binary"
