@@ -83,7 +83,7 @@ pub const KEYS: &[KeyDoc] = &[
     k("pstore", "ramoops_size", Some("\"1M\""), "\"2M\"",
       "Size of the RAM region reserved for ramoops (memmap=SIZE$ADDR on the kernel command line)."),
     k("pstore", "ramoops_address", None, "\"0x3f000000\"",
-      "Physical address of the ramoops region. Unset: setup picks the top of the largest RAM range below 4 GiB."),
+      "Physical address of the ramoops region. Unset: setup picks the middle of the largest RAM range below 4 GiB (boot loaders put the initramfs at its top)."),
     k("sysctl", "panic_on_oops", Some("true"), "false",
       "kernel.panic_on_oops: an oops becomes a panic, so it is captured."),
     k("sysctl", "panic_on_warn", Some("false"), "true",

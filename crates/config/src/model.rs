@@ -161,7 +161,8 @@ pub struct Pstore {
     /// Size of the RAM region reserved for ramoops (`memmap=SIZE$ADDR`).
     pub ramoops_size: Size,
     /// Physical address of the ramoops region. Unset: `setup` picks the
-    /// top of the largest RAM range below 4 GiB from /proc/iomem.
+    /// middle of the largest RAM range below 4 GiB from /proc/iomem (not
+    /// its top, where boot loaders load the initramfs).
     pub ramoops_address: Option<Size>,
 }
 

@@ -19,12 +19,16 @@ pub struct RamoopsLayout {
 }
 
 impl RamoopsLayout {
-    /// 1 MiB, 16 MiB below the top of low RAM (RAM above 3 GiB is split
-    /// around the PCI hole, so larger guests use the 2 GiB mark).
+    /// 1 MiB in the middle of low RAM (RAM above 3 GiB is split around the
+    /// PCI hole, so larger guests count up to the 2 GiB mark). Not near the
+    /// top: QEMU, like boot loaders, loads the initramfs at the top of low
+    /// RAM on every boot without knowing about `memmap=`, and an initramfs
+    /// reaching down into the region erases the records at the reboot that
+    /// should collect them.
     pub fn for_memory(memory_mib: u32) -> Self {
         let top_mib = u64::from(memory_mib.min(2048));
         Self {
-            mem_address: (top_mib - 16) << 20,
+            mem_address: (top_mib / 2) << 20,
             mem_size: 1 << 20,
             record_size: 0x10000,
             console_size: 0x10000,
@@ -173,11 +177,11 @@ mod tests {
     #[test]
     fn ramoops_for_1g() {
         let l = RamoopsLayout::for_memory(1024);
-        assert_eq!(l.memmap_arg(), "memmap=1M$0x3f000000");
+        assert_eq!(l.memmap_arg(), "memmap=1M$0x20000000");
         assert!(l
             .module_params()
-            .starts_with("mem_address=0x3f000000 mem_size=0x100000"));
-        assert_eq!(RamoopsLayout::for_memory(8192).mem_address, 0x7f00_0000);
+            .starts_with("mem_address=0x20000000 mem_size=0x100000"));
+        assert_eq!(RamoopsLayout::for_memory(8192).mem_address, 0x4000_0000);
     }
 
     #[test]
@@ -188,7 +192,7 @@ mod tests {
         assert!(k.contains("console=ttyS0"));
         assert!(k.ends_with("panicdump_lab.token=abc"));
         let ps = guest_cmdline(Recipe::Pstore, &p, "abc");
-        assert!(ps.contains("memmap=1M$0x3f000000"));
+        assert!(ps.contains("memmap=1M$0x20000000"));
         assert!(!ps.contains("crashkernel"));
         assert!(crash_cmdline().contains("nr_cpus=1"));
         assert!(!crash_cmdline().contains("crashkernel"));

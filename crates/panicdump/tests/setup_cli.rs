@@ -183,7 +183,7 @@ fn setup_dry_run_apply_twice_and_undo() {
     let cmdline = std::fs::read_to_string(t.p("/etc/kernel/cmdline")).unwrap();
     assert!(
         cmdline.starts_with("root=/dev/vda rw crashkernel=")
-            && cmdline.contains("memmap=1M$0x3fe00000"),
+            && cmdline.contains("memmap=1M$0x1ff00000"),
         "{cmdline}"
     );
     let after = listing(&t.0);

@@ -64,10 +64,14 @@ pub fn existing_reservation(params: &[String]) -> Option<Region> {
     })
 }
 
-/// Where to put a ramoops region of `size`: the top of the largest
-/// "System RAM" range below 4 GiB in `/proc/iomem`, 1 MiB aligned (low
-/// memory is what every boot reaches, and the top of it is rarely used by
-/// firmware or the kernel image).
+/// Where to put a ramoops region of `size`: the middle of the largest
+/// "System RAM" range below 4 GiB in `/proc/iomem`, 1 MiB aligned. Low
+/// memory is what every boot reaches; its top is not safe, because boot
+/// loaders (GRUB, the EFI stub) and QEMU load the initramfs at the highest
+/// free address below 4 GiB, and they do not know about `memmap=`, so a
+/// region there is overwritten by the initramfs on every boot and the
+/// records are lost exactly when they are needed. The bottom holds the
+/// kernel image; the middle is clear of both (KASLR avoids `memmap=`).
 pub fn choose_ramoops_address(iomem: &str, size: u64) -> Option<u64> {
     const ALIGN: u64 = 1 << 20;
     const LIMIT: u64 = 1 << 32;
@@ -94,8 +98,8 @@ pub fn choose_ramoops_address(iomem: &str, size: u64) -> Option<u64> {
         }
     }
     let (start, end) = best?;
-    let addr = (end - size) / ALIGN * ALIGN;
-    (addr >= start).then_some(addr)
+    let addr = (start + (end - start - size) / 2) / ALIGN * ALIGN;
+    (addr >= start && addr + size <= end).then_some(addr)
 }
 
 /// The `crashkernel=` value `panicdump estimate` would give, with a note
@@ -211,11 +215,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn address_at_top_of_low_ram() {
+    fn address_in_the_middle_of_low_ram() {
         let iomem = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n\
                      00100000-3ffdffff : System RAM\n  01000000-01ffffff : Kernel code\n\
                      100000000-17fffffff : System RAM\n";
-        assert_eq!(choose_ramoops_address(iomem, 1 << 20), Some(0x3fe0_0000));
+        assert_eq!(choose_ramoops_address(iomem, 1 << 20), Some(0x1ff0_0000));
         assert_eq!(choose_ramoops_address("", 1 << 20), None);
         // Above 4 GiB only: the range is clipped to nothing.
         assert_eq!(

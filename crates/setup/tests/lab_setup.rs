@@ -303,7 +303,7 @@ fn setup_then_boot_with_its_cmdline_is_armed_and_undo_restores() {
          say \"crash-size $(cat /sys/kernel/kexec_crash_size)\"\n\
          say \"pstore $(cat /sys/module/pstore/parameters/backend 2>/dev/null || echo none)\"\n\
          say \"panic_on_oops $(cat /proc/sys/kernel/panic_on_oops)\"\n\
-         say \"region $(grep -i 3fe00000 /proc/iomem | head -1)\"\n\
+         say \"region $(grep -i reserved /proc/iomem | tr '\\n' ' ')\"\n\
          panicdump setup --undo --yes > /tmp/undo.out 2>&1 || {{ cat /tmp/undo.out; fail undo; }}\n\
          cat /tmp/undo.out\n{}\nsync\npoweroff -f\n",
         SEND_TREE.replace("@NAME@", "after-undo")

@@ -160,7 +160,7 @@ fn grub_dropin_debian() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         line,
-        format!("console=ttyS0 quiet crashkernel={ck} memmap=1M$0x3fe00000")
+        format!("console=ttyS0 quiet crashkernel={ck} memmap=1M$0x1ff00000")
     );
     // The estimate: 63.6 MiB kernel + runtime + an assumed 8 MiB image.
     let mib: u64 = ck.trim_end_matches('M').parse().unwrap();
@@ -201,7 +201,7 @@ fn grub_main_file_arch_with_pacman() {
     assert!(grub.starts_with("GRUB_CMDLINE_LINUX_DEFAULT=\"loglevel=3 quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n# BEGIN panicdump"), "{grub}");
     let line = bootline::grub_cmdline(&t.root()).unwrap();
     assert!(line.starts_with("loglevel=3 quiet crashkernel="), "{line}");
-    assert!(line.ends_with("memmap=1M$0x3fe00000"));
+    assert!(line.ends_with("memmap=1M$0x1ff00000"));
     // The file keeps its mode.
     let mode = std::fs::metadata(t.root().path("/etc/default/grub"))
         .unwrap()
@@ -227,7 +227,7 @@ fn kernel_install_only() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        format!("root=UUID=1234 rw  quiet splash crashkernel={ck} memmap=1M$0x3fe00000\n")
+        format!("root=UUID=1234 rw  quiet splash crashkernel={ck} memmap=1M$0x1ff00000\n")
     );
     let mode = std::fs::metadata(t.root().path("/etc/kernel/cmdline"))
         .unwrap()
@@ -261,7 +261,7 @@ fn kernel_install_without_cmdline_file_uses_proc_cmdline() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        format!("root=/dev/vda1 ro quiet crashkernel={ck} memmap=1M$0x3fe00000\n")
+        format!("root=/dev/vda1 ro quiet crashkernel={ck} memmap=1M$0x1ff00000\n")
     );
     undo_restores(&t, &before);
 }
@@ -274,7 +274,7 @@ fn both_grub_and_kernel_install() {
     let before = t.snapshot();
     let r = run(&t, &Config::default());
     let ck = r.plan.additions.crashkernel.clone().unwrap();
-    let want_tail = format!("crashkernel={ck} memmap=1M$0x3fe00000");
+    let want_tail = format!("crashkernel={ck} memmap=1M$0x1ff00000");
     assert!(bootline::grub_cmdline(&t.root())
         .unwrap()
         .ends_with(&want_tail));
@@ -291,7 +291,7 @@ fn neither_prints_instructions_and_still_installs_the_rest() {
     let r = run(&t, &Config::default());
     let text = r.plan.instructions.clone().expect("instructions");
     assert!(
-        text.contains("crashkernel=") && text.contains("memmap=1M$0x3fe00000"),
+        text.contains("crashkernel=") && text.contains("memmap=1M$0x1ff00000"),
         "{text}"
     );
     assert!(t.exists("/etc/sysctl.d/90-panicdump.conf"));
@@ -373,7 +373,7 @@ fn twice_is_idempotent_and_keeps_the_true_original() {
     run(&t, &cfg);
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        "root=UUID=1234 rw  quiet splash crashkernel=300M memmap=1M$0x3fe00000\n"
+        "root=UUID=1234 rw  quiet splash crashkernel=300M memmap=1M$0x1ff00000\n"
     );
     assert!(t
         .read("/etc/sysctl.d/90-panicdump.conf")
