@@ -297,8 +297,10 @@ fn setup_then_boot_with_its_cmdline_is_armed_and_undo_restores() {
         "{PRELUDE}cd /\n{links}\
          say \"cmdline $(cat /proc/cmdline)\"\n\
          START=$(sed -n 's/^ExecStart=//p' /etc/systemd/system/panicdump-arm.service)\n\
+         # systemd expands $VAR in ExecStart= (from the unit's optional\n\
+         # EnvironmentFile=, absent here) into words; eval does the same.\n\
          say \"execstart $START\"\n\
-         $START > /tmp/arm.out 2>&1; say \"arm-rc $?\"; cat /tmp/arm.out\n\
+         eval \"$START\" > /tmp/arm.out 2>&1; say \"arm-rc $?\"; cat /tmp/arm.out\n\
          say \"crash-loaded $(cat /sys/kernel/kexec_crash_loaded)\"\n\
          say \"crash-size $(cat /sys/kernel/kexec_crash_size)\"\n\
          say \"pstore $(cat /sys/module/pstore/parameters/backend 2>/dev/null || echo none)\"\n\
