@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use crashdb::{Bundle, BundleOptions, Policy, RedactOptions, Store};
 
+use super::capture::now;
+
 /// Where records live: `--state-dir`, else `$PANICDUMP_STATE_DIR`, else
 /// `/var/lib/panicdump`.
 #[derive(clap::Args, Debug, Clone)]
@@ -144,17 +146,15 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size too large: {s:?}"))
 }
 
-fn now() -> i64 {
-    crashdb::time::unix(std::time::SystemTime::now())
-}
-
-fn out_all(bytes: &[u8]) -> anyhow::Result<()> {
+/// Write all of `bytes` to stdout and flush.
+pub(crate) fn out_all(bytes: &[u8]) -> anyhow::Result<()> {
     let mut o = io::stdout().lock();
     o.write_all(bytes).context("writing to stdout")?;
     o.flush().context("writing to stdout")
 }
 
-fn json_line<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+/// Print `v` as pretty JSON and a newline.
+pub(crate) fn json_line<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     let mut s = serde_json::to_vec_pretty(v).context("encoding JSON")?;
     s.push(b'\n');
     out_all(&s)

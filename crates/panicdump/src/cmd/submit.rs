@@ -10,12 +10,14 @@
 //! `PANICDUMP_SUBMIT_TOKEN`, `PANICDUMP_SUBMIT_CONSENT=1`), then flags.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+
+use super::capture::now;
+use super::records::{json_line, out_all};
 use submit::{Enqueued, Outcome, Queue, RunOptions, Settings};
 
 /// Exit status when something stays queued for a later retry
@@ -64,10 +66,6 @@ fn state_dir(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| std::env::var_os("PANICDUMP_STATE_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(crashdb::DEFAULT_STATE_DIR))
-}
-
-fn now() -> i64 {
-    crashdb::time::unix(std::time::SystemTime::now())
 }
 
 /// Apply `PANICDUMP_SUBMIT_<KEY>` variables over `base`, one per settings
@@ -142,18 +140,6 @@ pub fn resolve_settings(url: Option<&str>, token: Option<&str>) -> anyhow::Resul
         s.token = Some(t.to_string());
     }
     Ok(s)
-}
-
-fn out_all(bytes: &[u8]) -> anyhow::Result<()> {
-    let mut o = io::stdout().lock();
-    o.write_all(bytes).context("writing to stdout")?;
-    o.flush().context("writing to stdout")
-}
-
-fn json_line<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut s = serde_json::to_vec_pretty(v).context("encoding JSON")?;
-    s.push(b'\n');
-    out_all(&s)
 }
 
 /// `in 55 s (2026-11-21 19:40:00 UTC)`.
