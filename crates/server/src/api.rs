@@ -151,6 +151,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The request's `Content-Type` as sent (`""` when absent or not ASCII),
+/// and its media type without parameters, lower-cased, to compare.
+pub fn media_type(headers: &HeaderMap) -> (&str, String) {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ctype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (ctype, mime)
+}
+
 /// The name of the token in `Authorization: Bearer`, or a 401.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let unauthorized =
@@ -292,16 +308,7 @@ async fn post_report(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state, &headers).await?;
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ctype
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (ctype, mime) = media_type(&headers);
     if mime != "application/gzip" && mime != "application/x-gzip" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
