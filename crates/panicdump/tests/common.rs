@@ -139,6 +139,11 @@ pub fn debug_vmlinux(release: &str) -> PathBuf {
 /// made once per test process. Flattened (`-F`) output is captured from
 /// stdout.
 pub fn makedumpfile_output(flags: &[&str], name: &str) -> PathBuf {
+    // Tests of one process run on parallel threads and may ask for the same
+    // output at once; makedumpfile refuses an existing output file, so two
+    // threads sharing one temporary name made one of them fail. Serialise.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vmcore = lab("kdump");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("makedumpfile-outputs");
     std::fs::create_dir_all(&dir).unwrap();
