@@ -37,6 +37,20 @@ impl Default for PanicOn {
     }
 }
 
+/// Which pstore backend `arm` may use (config `pstore.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PstoreBackend {
+    /// An active backend (EFI, ERST, ...) if there is one, else ramoops.
+    #[default]
+    Auto,
+    /// ramoops in the reserved region, even when another backend exists
+    /// (pstore keeps one backend: a firmware one registered first wins
+    /// until the machine boots with `pstore.backend=ramoops`).
+    Ramoops,
+    /// The firmware's backend only; ramoops is never loaded.
+    Firmware,
+}
+
 /// What `panicdump arm` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ArmConfig {
@@ -75,6 +89,14 @@ pub struct ArmConfig {
     pub panic_on: PanicOn,
     /// `kernel.panic`: seconds before rebooting after a panic that kdump did not take.
     pub panic_timeout: u32,
+    /// Which pstore backend to use.
+    pub pstore_backend: PstoreBackend,
+    /// `kernel.panic_print` mask; `None`: [`PANIC_PRINT_ALL_CPU_BT`] when
+    /// pstore is armed, else left alone.
+    pub panic_print: Option<u32>,
+    /// `crash_kexec_post_notifiers`; `None` (auto): on when pstore and
+    /// kdump are both armed, else left alone.
+    pub post_notifiers: Option<bool>,
 }
 
 impl Default for ArmConfig {
@@ -96,6 +118,9 @@ impl Default for ArmConfig {
             ramoops_region: None,
             panic_on: PanicOn::default(),
             panic_timeout: 10,
+            pstore_backend: PstoreBackend::Auto,
+            panic_print: None,
+            post_notifiers: None,
         }
     }
 }
@@ -121,31 +146,8 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
         .clone()
         .ok_or_else(|| ArmError::Config("cannot read /proc/sys/kernel/osrelease".into()))?;
 
-    let mut pstore_on = st.pstore_backend.is_some();
-    if cfg.pstore {
-        if let Some(b) = &st.pstore_backend {
-            p.notes.push(format!("pstore backend {b} already active"));
-        } else {
-            let iomem = std::fs::read_to_string(root.path("/proc/iomem")).unwrap_or_default();
-            let region = cfg
-                .ramoops_region
-                .or_else(|| ramoops::region_from_memmap(&st.cmdline, &iomem));
-            match region.and_then(RamoopsParams::for_region) {
-                Some(r) => {
-                    p.actions.push(Action::LoadModule {
-                        name: "ramoops".into(),
-                        params: r.module_params(),
-                        why: "keep the panic log in RAM across the reboot",
-                    });
-                    pstore_on = true;
-                }
-                None => p.notes.push(
-                    "pstore not armed: no backend and no reserved region (add memmap=1M$ADDR to the kernel command line or pass --ramoops ADDR:SIZE)".into(),
-                ),
-            }
-        }
-    }
-
+    let armed_ramoops = cfg.pstore && plan_pstore(root, cfg, &st, &mut p);
+    let pstore_on = armed_ramoops || st.pstore_backend.is_some();
     if cfg.kdump {
         match st.crash_size {
             Some(0) | None => p.notes.push(
@@ -219,13 +221,22 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
             initrd: Some(initrd),
             cmdline,
         }));
-        if pstore_on && st.post_notifiers.as_deref() != Some("Y") {
-            p.actions.push(Action::Write {
-                path: state::POST_NOTIFIERS.into(),
-                value: "Y".into(),
-                why: "run pstore's panic dumper before jumping to the capture kernel",
-            });
-        }
+    }
+    let post_notifiers = cfg
+        .post_notifiers
+        .or((pstore_on && cfg.kdump).then_some(true));
+    match post_notifiers {
+        Some(true) if st.post_notifiers.as_deref() != Some("Y") => p.actions.push(Action::Write {
+            path: state::POST_NOTIFIERS.into(),
+            value: "Y".into(),
+            why: "run pstore's panic dumper before jumping to the capture kernel",
+        }),
+        Some(false) if st.post_notifiers.as_deref() == Some("Y") => p.actions.push(Action::Write {
+            path: state::POST_NOTIFIERS.into(),
+            value: "N".into(),
+            why: "jump to the capture kernel without running the panic notifiers first",
+        }),
+        _ => {}
     }
 
     let on = cfg.panic_on;
@@ -261,12 +272,18 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
             "reboot after a panic the capture kernel did not take",
         ),
     ];
-    if pstore_on {
-        sysctls.push((
+    match (cfg.panic_print, pstore_on) {
+        (Some(mask), _) => sysctls.push((
+            "kernel.panic_print",
+            mask.to_string(),
+            "the configured panic_print (sysctl.panic_print)",
+        )),
+        (None, true) => sysctls.push((
             "kernel.panic_print",
             PANIC_PRINT_ALL_CPU_BT.to_string(),
             "all CPUs' backtraces go into the pstore record",
-        ));
+        )),
+        (None, false) => {}
     }
     for (name, value, why) in sysctls {
         match st.sysctl(name) {
@@ -284,4 +301,56 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
         }
     }
     Ok(p)
+}
+
+/// The pstore part of the plan; whether it arms ramoops.
+fn plan_pstore(root: &Root, cfg: &ArmConfig, st: &State, p: &mut Plan) -> bool {
+    let active = st.pstore_backend.as_deref();
+    // An explicit region (`--ramoops`) asks for ramoops whatever the config says.
+    let backend = match cfg.ramoops_region {
+        Some(_) if cfg.pstore_backend == PstoreBackend::Firmware => PstoreBackend::Ramoops,
+        _ => cfg.pstore_backend,
+    };
+    match (active, backend) {
+        (Some("ramoops"), _) | (Some(_), PstoreBackend::Auto | PstoreBackend::Firmware) => {
+            p.notes.push(format!(
+                "pstore backend {} already active",
+                active.unwrap_or_default()
+            ));
+            return false;
+        }
+        (Some(b), PstoreBackend::Ramoops) => {
+            p.notes.push(format!(
+                "pstore backend {b} is active and pstore keeps one backend: ramoops cannot register until the machine boots with pstore.backend=ramoops; {b} keeps the records meanwhile"
+            ));
+            return false;
+        }
+        (None, PstoreBackend::Firmware) => {
+            p.notes.push(
+                "pstore not armed: no firmware backend (EFI, ERST) is active and pstore.backend = \"firmware\" rules out ramoops".into(),
+            );
+            return false;
+        }
+        (None, PstoreBackend::Auto | PstoreBackend::Ramoops) => {}
+    }
+    let iomem = std::fs::read_to_string(root.path("/proc/iomem")).unwrap_or_default();
+    let region = cfg
+        .ramoops_region
+        .or_else(|| ramoops::region_from_memmap(&st.cmdline, &iomem));
+    match region.and_then(RamoopsParams::for_region) {
+        Some(r) => {
+            p.actions.push(Action::LoadModule {
+                name: "ramoops".into(),
+                params: r.module_params(),
+                why: "keep the panic log in RAM across the reboot",
+            });
+            true
+        }
+        None => {
+            p.notes.push(
+                "pstore not armed: no backend and no reserved region (add memmap=1M$ADDR to the kernel command line or pass --ramoops ADDR:SIZE)".into(),
+            );
+            false
+        }
+    }
 }

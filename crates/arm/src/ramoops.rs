@@ -6,6 +6,19 @@
 //! long backtrace, and a single record loses the WARN that preceded a
 //! panic, so records are sized to hold a full oops and the region keeps at
 //! least two of them.
+//!
+//! One record is all a panic gets: pstore's dumper offers the log in
+//! `record_size` parts (newest first, up to `pstore.kmsg_bytes`), and
+//! ramoops refuses every part but the first (`record->part != 1` in
+//! `ramoops_pstore_write`, on purpose, so one report never spans records).
+//! Raising `kmsg_bytes` therefore adds nothing with ramoops (it only makes
+//! firmware backends such as efi_pstore write more NVRAM variables), and
+//! the record size alone decides how much log precedes the panic's last
+//! line. Records are capped at [`MAX_RECORD`], the size of a default
+//! kernel log buffer (`CONFIG_LOG_BUF_SHIFT=17`): a record that size holds
+//! everything the buffer still holds, so a printk flood on another CPU
+//! cannot push the `Kernel panic` header out of the record while it is
+//! still in the buffer (with pstore's deflate the record holds even more).
 
 /// A physical memory region reserved for ramoops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +49,9 @@ pub struct RamoopsParams {
 /// Smallest useful region: two 4 KiB records and a 4 KiB console.
 pub const MIN_REGION: u64 = 16 << 10;
 
+/// Largest dmesg record: a default kernel log buffer (128 KiB).
+pub const MAX_RECORD: u64 = 128 << 10;
+
 fn pow2_floor(x: u64) -> u64 {
     if x == 0 {
         0
@@ -51,8 +67,9 @@ impl RamoopsParams {
     ///   zone holds the tail of the log leading to a reboot);
     /// - pmsg: a sixteenth, 0 below 64 KiB regions, at most 64 KiB
     ///   (userspace messages are short);
-    /// - records: at most 64 KiB (a full oops with modules list and
-    ///   backtrace), at least 4 KiB, and at least two of them.
+    /// - records: at most [`MAX_RECORD`] (the whole default log buffer,
+    ///   so a flood cannot push the panic out of the record; see the
+    ///   module comment), at least 4 KiB, and at least two of them.
     pub fn for_region(region: Region) -> Option<Self> {
         let size = region.size;
         if size < MIN_REGION {
@@ -65,7 +82,7 @@ impl RamoopsParams {
             pow2_floor(size / 16).min(64 << 10)
         };
         let rest = size - console_size - pmsg_size;
-        let record_size = pow2_floor(rest / 2).clamp(4 << 10, 64 << 10);
+        let record_size = pow2_floor(rest / 2).clamp(4 << 10, MAX_RECORD);
         Some(Self {
             mem_address: region.start,
             mem_size: size,
@@ -161,8 +178,8 @@ mod tests {
     fn sizing_table() {
         // (region size, record, console, pmsg, records)
         let table: &[(u64, u64, u64, u64, u64)] = &[
-            (1 << 20, 64 << 10, 256 << 10, 64 << 10, 11),
-            (2 << 20, 64 << 10, 256 << 10, 64 << 10, 27),
+            (1 << 20, 128 << 10, 256 << 10, 64 << 10, 5),
+            (2 << 20, 128 << 10, 256 << 10, 64 << 10, 13),
             (256 << 10, 64 << 10, 64 << 10, 16 << 10, 2),
             (64 << 10, 16 << 10, 16 << 10, 4 << 10, 2),
             (16 << 10, 4 << 10, 4 << 10, 0, 3),
@@ -197,7 +214,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.module_params().join(" "),
-            "mem_address=0x3f000000 mem_size=0x100000 record_size=0x10000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0"
+            "mem_address=0x3f000000 mem_size=0x100000 record_size=0x20000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0"
         );
     }
 

@@ -74,7 +74,7 @@ fn full_plan_dry_run_text() {
     let (acts, notes) = lines(&root, &cfg());
     let r = f.0.display();
     let want = vec![
-        "modprobe ramoops mem_address=0x3f000000 mem_size=0x100000 record_size=0x10000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0  # keep the panic log in RAM across the reboot".to_string(),
+        "modprobe ramoops mem_address=0x3f000000 mem_size=0x100000 record_size=0x20000 console_size=0x40000 pmsg_size=0x10000 ftrace_size=0x0  # keep the panic log in RAM across the reboot".to_string(),
         format!("build capture initramfs {r}/var/lib/panicdump/capture-6.1.0-test.img (init /usr/bin/panicdump, release 6.1.0-test, block [\"virtio_blk\"], fs [\"ext4\"], extra [], gzip)"),
         format!("kexec_file_load(ON_CRASH) kernel={r}/boot/vmlinuz-6.1.0-test initrd={r}/var/lib/panicdump/capture-6.1.0-test.img cmdline=\"root=/dev/vda1 ro irqpoll nr_cpus=1 reset_devices numa=off cgroup_disable=memory transparent_hugepage=never panic=10 panicdump.capture=1\""),
         "write /sys/module/kernel/parameters/crash_kexec_post_notifiers = Y  # run pstore's panic dumper before jumping to the capture kernel".to_string(),
@@ -176,4 +176,128 @@ fn status_of_fake_roots() {
     );
     let text = s.to_string();
     assert!(text.starts_with("armed:  yes\n"));
+}
+
+/// The config's `sysctl.panic_print`, `sysctl.crash_kexec_post_notifiers`
+/// and `pstore.backend` (as `panicdump arm` passes them) change the plan.
+#[test]
+fn configured_panic_print_post_notifiers_and_backend() {
+    use arm::plan::PstoreBackend;
+    let f = fake("configured");
+    let root = Root::new(&f.0);
+    let text = |c: &ArmConfig| lines(&root, c);
+
+    // panic_print from the config replaces the default 0x40, and is set
+    // even without pstore.
+    let (acts, _) = text(&ArmConfig {
+        pstore: false,
+        panic_print: Some(0x23),
+        ..cfg()
+    });
+    assert!(acts
+        .iter()
+        .any(|a| a.starts_with("write /proc/sys/kernel/panic_print = 35  # the configured")));
+
+    // post notifiers off: nothing writes Y although pstore and kdump are armed.
+    let (acts, _) = text(&ArmConfig {
+        post_notifiers: Some(false),
+        ..cfg()
+    });
+    assert!(acts.iter().any(|a| a.contains("modprobe ramoops")));
+    assert!(!acts
+        .iter()
+        .any(|a| a.contains("crash_kexec_post_notifiers")));
+    // ... and switches off a Y that is set.
+    put(
+        &f.0,
+        "/sys/module/kernel/parameters/crash_kexec_post_notifiers",
+        "Y\n",
+    );
+    let (acts, _) = text(&ArmConfig {
+        post_notifiers: Some(false),
+        ..cfg()
+    });
+    assert!(acts.iter().any(
+        |a| a.starts_with("write /sys/module/kernel/parameters/crash_kexec_post_notifiers = N")
+    ));
+    put(
+        &f.0,
+        "/sys/module/kernel/parameters/crash_kexec_post_notifiers",
+        "N\n",
+    );
+    // on: written even when pstore is not armed (auto would leave it).
+    let no_pstore = ArmConfig {
+        pstore: false,
+        ..cfg()
+    };
+    assert!(!text(&no_pstore)
+        .0
+        .iter()
+        .any(|a| a.contains("post_notifiers")));
+    let (acts, _) = text(&ArmConfig {
+        post_notifiers: Some(true),
+        ..no_pstore.clone()
+    });
+    assert!(acts.iter().any(
+        |a| a.starts_with("write /sys/module/kernel/parameters/crash_kexec_post_notifiers = Y")
+    ));
+
+    // backend = firmware: no ramoops although a region is reserved; no
+    // pstore, so no panic_print and no post notifiers either.
+    let firmware = ArmConfig {
+        pstore_backend: PstoreBackend::Firmware,
+        ..cfg()
+    };
+    let (acts, notes) = text(&firmware);
+    assert!(!acts.iter().any(|a| a.contains("ramoops")
+        || a.contains("panic_print")
+        || a.contains("post_notifiers")));
+    assert!(notes
+        .iter()
+        .any(|n| n.contains("no firmware backend") && n.contains("rules out ramoops")));
+    // An explicit --ramoops region still wins over the config.
+    let (acts, _) = text(&ArmConfig {
+        ramoops_region: Some(arm::ramoops::Region {
+            start: 0x3f00_0000,
+            size: 1 << 20,
+        }),
+        ..firmware.clone()
+    });
+    assert!(acts.iter().any(|a| a.contains("modprobe ramoops")));
+
+    // An active firmware backend: auto and firmware use it; ramoops is
+    // explained (pstore keeps one backend). panic_print follows pstore.
+    put(
+        &f.0,
+        "/sys/module/pstore/parameters/backend",
+        "efi_pstore\n",
+    );
+    for (backend, note) in [
+        (
+            PstoreBackend::Auto,
+            "pstore backend efi_pstore already active",
+        ),
+        (
+            PstoreBackend::Firmware,
+            "pstore backend efi_pstore already active",
+        ),
+        (PstoreBackend::Ramoops, "pstore.backend=ramoops"),
+    ] {
+        let (acts, notes) = text(&ArmConfig {
+            pstore_backend: backend,
+            ..cfg()
+        });
+        assert!(
+            !acts.iter().any(|a| a.contains("modprobe ramoops")),
+            "{backend:?}"
+        );
+        assert!(
+            acts.iter().any(|a| a.contains("panic_print = 64")),
+            "{backend:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains(note)),
+            "{backend:?}: {notes:?}"
+        );
+    }
 }

@@ -75,6 +75,17 @@ pub struct ArmArgs {
     /// [default: sysctl.panic_timeout of the config file, 10].
     #[arg(long)]
     pub panic_timeout: Option<u32>,
+    /// kernel.panic_print mask, e.g. 0x40 [default: sysctl.panic_print of the
+    /// config file; unset: 0x40 when pstore is armed].
+    #[arg(long, value_name = "MASK", value_parser = parse_mask)]
+    pub panic_print: Option<u32>,
+    /// Run pstore's dumper before the capture kernel (crash_kexec_post_notifiers)
+    /// [default: sysctl.crash_kexec_post_notifiers of the config file, auto].
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub post_notifiers: Option<SwitchArg>,
+    /// Which pstore backend to use [default: pstore.backend of the config file, auto].
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub pstore_backend: Option<BackendArg>,
     /// Configuration file [env: PANICDUMP_CONFIG] [default: /etc/panicdump/config.toml under --root];
     /// flags given here win over it.
     #[arg(long, value_name = "FILE")]
@@ -91,6 +102,64 @@ pub enum ArmSub {
     Status(StatusArgs),
     /// Recommend a crashkernel= size, with its breakdown.
     Estimate(EstimateArgs),
+}
+
+/// `--post-notifiers`: like the config's `crash_kexec_post_notifiers`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum SwitchArg {
+    /// On when pstore and kdump are both armed.
+    Auto,
+    /// Always on.
+    On,
+    /// Always off.
+    Off,
+}
+
+/// `--pstore-backend`: like the config's `pstore.backend`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum BackendArg {
+    /// An active firmware backend if there is one, else ramoops.
+    Auto,
+    /// ramoops in the reserved region.
+    Ramoops,
+    /// The firmware's backend only.
+    Firmware,
+}
+
+fn parse_mask(s: &str) -> Result<u32, String> {
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    n.map_err(|e| format!("{s:?} is not a bit mask (decimal or 0x hex): {e}"))
+}
+
+/// The config's `crash_kexec_post_notifiers`, overridden by the flag.
+fn post_notifiers(flag: Option<SwitchArg>, file: config::Switch) -> Option<bool> {
+    match flag {
+        Some(SwitchArg::Auto) => None,
+        Some(SwitchArg::On) => Some(true),
+        Some(SwitchArg::Off) => Some(false),
+        None => match file {
+            config::Switch::Auto => None,
+            config::Switch::On => Some(true),
+            config::Switch::Off => Some(false),
+        },
+    }
+}
+
+/// The config's `pstore.backend`, overridden by the flag.
+fn pstore_backend(flag: Option<BackendArg>, file: config::Backend) -> plan::PstoreBackend {
+    match flag {
+        Some(BackendArg::Auto) => plan::PstoreBackend::Auto,
+        Some(BackendArg::Ramoops) => plan::PstoreBackend::Ramoops,
+        Some(BackendArg::Firmware) => plan::PstoreBackend::Firmware,
+        None => match file {
+            config::Backend::Auto => plan::PstoreBackend::Auto,
+            config::Backend::Ramoops => plan::PstoreBackend::Ramoops,
+            config::Backend::Firmware => plan::PstoreBackend::Firmware,
+        },
+    }
 }
 
 fn parse_region(s: &str) -> anyhow::Result<Region> {
@@ -177,6 +246,9 @@ pub fn run(a: ArmArgs) -> anyhow::Result<ExitCode> {
             warn: a.panic_on_warn || file.sysctl.panic_on_warn,
         },
         panic_timeout: a.panic_timeout.unwrap_or(file.sysctl.panic_timeout),
+        pstore_backend: pstore_backend(a.pstore_backend, file.pstore.backend),
+        panic_print: a.panic_print.or(file.sysctl.panic_print),
+        post_notifiers: post_notifiers(a.post_notifiers, file.sysctl.crash_kexec_post_notifiers),
     };
     let p = plan::plan(&root, &cfg)?;
     for n in &p.notes {
