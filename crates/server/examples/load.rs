@@ -36,7 +36,11 @@ fn main() -> std::process::ExitCode {
     } else {
         "sqlite"
     };
-    let env = common::start(backend, |_| {});
+    let env = common::start(backend, |c| {
+        // One token stands for a whole fleet here; the per-token budget has
+        // its own test (bad_input.rs).
+        c.token_per_minute = 0
+    });
     let work = tempfile::tempdir().expect("tempdir");
     let templates = common::load::templates(work.path());
     eprintln!(

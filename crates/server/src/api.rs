@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::ingest::{self, BundleError};
+use crate::ratelimit::MinuteLimiter;
 use crate::store::{BucketFilter, Inserted, NewReport, Sort, Store};
 
 /// Shared state of every handler.
@@ -29,7 +29,9 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<Config>,
     /// drm_panic submissions per client address in the current minute.
-    pub drm_limiter: Arc<Mutex<HashMap<std::net::IpAddr, (Instant, u32)>>>,
+    pub drm_limiter: Arc<MinuteLimiter<std::net::IpAddr>>,
+    /// Uploads per token name in the current minute.
+    pub token_limiter: Arc<MinuteLimiter<String>>,
 }
 
 /// An API error: a status and `{"error": {"code", "message"}}`.
@@ -41,6 +43,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human text.
     pub message: String,
+    /// Seconds after which a refused request may be retried (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -50,6 +54,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -96,11 +101,16 @@ impl From<BundleError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -308,6 +318,7 @@ async fn post_report(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&state, &headers).await?;
+    admit_token(&state, &token)?;
     let (ctype, mime) = media_type(&headers);
     if mime != "application/gzip" && mime != "application/x-gzip" {
         return Err(ApiError::new(
@@ -556,20 +567,30 @@ async fn facets(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 
 /// Whether another drm_panic report from `ip` fits this minute's budget.
 pub fn drm_allowed(state: &AppState, ip: std::net::IpAddr) -> bool {
-    let mut map = state.drm_limiter.lock().unwrap_or_else(|e| e.into_inner());
-    let now = Instant::now();
-    if map.len() > 10_000 {
-        map.retain(|_, (t, _)| now.duration_since(*t).as_secs() < 60);
-    }
-    let e = map.entry(ip).or_insert((now, 0));
-    if now.duration_since(e.0).as_secs() >= 60 {
-        *e = (now, 0);
-    }
-    if e.1 >= state.config.drm_per_minute {
-        return false;
-    }
-    e.1 += 1;
-    true
+    state
+        .drm_limiter
+        .admit(ip, state.config.drm_per_minute)
+        .is_ok()
+}
+
+/// Count an upload of token `name` against its budget: 429 with
+/// `Retry-After` when the token already used this minute's uploads, so a
+/// leaked token cannot flood the server.
+pub fn admit_token(state: &AppState, name: &str) -> Result<(), ApiError> {
+    state
+        .token_limiter
+        .admit(name.to_string(), state.config.token_per_minute)
+        .map_err(|secs| ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this token sent {} uploads this minute; retry in {secs} s",
+                    state.config.token_per_minute
+                ),
+            )
+        })
 }
 
 /// The client address the connection loop recorded.

@@ -7,6 +7,10 @@ use std::time::Duration;
 pub const DEFAULT_MAX_UPLOAD: u64 = 16 << 20;
 /// Default cap on a bundle's unpacked size.
 pub const DEFAULT_MAX_UNPACKED: u64 = 64 << 20;
+/// Default upload budget of one token per minute: far above what one
+/// machine sends (the client allows itself 32 reports a day), low enough
+/// that a leaked token cannot fill the disk quickly.
+pub const DEFAULT_TOKEN_PER_MINUTE: u32 = 600;
 /// Default database: one SQLite file.
 pub const DEFAULT_DB: &str = "sqlite:///var/lib/panicdump-server/db.sqlite";
 /// Default blob directory.
@@ -31,6 +35,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// drm_panic reports accepted per client address and minute.
     pub drm_per_minute: u32,
+    /// Uploads accepted per client token and minute (0: unlimited).
+    pub token_per_minute: u32,
 }
 
 impl Default for Config {
@@ -44,6 +50,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             drm_per_minute: 10,
+            token_per_minute: DEFAULT_TOKEN_PER_MINUTE,
         }
     }
 }

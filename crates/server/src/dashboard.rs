@@ -84,11 +84,12 @@ static STATIC: &[Asset] = &[
     asset!("bucket.js", JS),
     asset!("report.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
+    asset!("drm-forward.js", JS),
 ];
 
 /// Scripts and styles only from this server, no inline code, no framing:
 /// API data drawn into the page cannot turn into markup or script.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                    img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 

@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 
@@ -92,6 +92,8 @@ fn escape(s: &str) -> String {
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (
         status,
+        // The dashboard's policy: the only script is the server's own file.
+        [(header::CONTENT_SECURITY_POLICY, crate::dashboard::CSP)],
         Html(format!(
             "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -109,6 +111,22 @@ pub async fn get_drm_panic(
     Extension(peer): Extension<Peer>,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
+    let query = uri.query().unwrap_or("");
+    if query.is_empty() {
+        // Either someone opened the bare address, or the kernel's URL
+        // prefix ended in '#' and the data sits in the fragment, which the
+        // browser kept to itself. The script moves it into the query.
+        return page(
+            StatusCode::OK,
+            "Crash reports from panic screens",
+            "<p id=\"forwarding\">This address files the kernel log that a crashed \
+             Linux machine shows as a QR code (drm_panic). The link you opened \
+             holds no crash data.</p>\
+             <noscript><p>If the link had a '#' before '?a=', replace the '#' with \
+             nothing and open it again.</p></noscript>\
+             <script src=\"/static/drm-forward.js\"></script>",
+        );
+    }
     if !api::drm_allowed(&state, peer.0.ip()) {
         return page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -116,7 +134,6 @@ pub async fn get_drm_panic(
             "<p>This address sent too many crash reports this minute; try again later.</p>",
         );
     }
-    let query = uri.query().unwrap_or("");
     let decoded = match decode(query) {
         Ok(d) => d,
         Err(e) => {
@@ -160,6 +177,7 @@ pub async fn post_drm_panic(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token = api::authenticate(&state, &headers).await?;
+    api::admit_token(&state, &token)?;
     let (ctype, mime) = api::media_type(&headers);
     if mime != "text/plain" {
         return Err(ApiError::new(

@@ -19,6 +19,7 @@ pub mod drm;
 pub mod error;
 pub mod ingest;
 pub mod openapi;
+pub mod ratelimit;
 mod serve;
 pub mod store;
 
@@ -44,5 +45,6 @@ pub async fn open(config: Config) -> Result<AppState> {
         blobs,
         config: std::sync::Arc::new(config),
         drm_limiter: Default::default(),
+        token_limiter: Default::default(),
     })
 }

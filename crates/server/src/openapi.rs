@@ -49,7 +49,8 @@ pub fn document() -> Value {
                     "401": error_response("missing, unknown or revoked token"),
                     "408": error_response("the body did not arrive in time"),
                     "413": error_response("over the upload or unpacked size cap"),
-                    "415": error_response("Content-Type is not application/gzip")
+                    "415": error_response("Content-Type is not application/gzip"),
+                    "429": error_response("the token used its uploads of this minute; see Retry-After")
                 }
             }},
             "/api/v1/drm-panic": {"post": {
@@ -61,13 +62,14 @@ pub fn document() -> Value {
                     "200": ok_json("already filed", ingest_answer),
                     "400": error_response("not a drm_panic URL"),
                     "401": error_response("token"),
-                    "415": error_response("Content-Type is not text/plain")
+                    "415": error_response("Content-Type is not text/plain"),
+                    "429": error_response("the token used its uploads of this minute; see Retry-After")
                 }
             }},
             "/drm-panic": {"get": {
                 "summary": "The URL a phone opens from the kernel's panic QR code; answers HTML",
                 "parameters": [param("a", "string", "machine architecture"), param("v", "string", "kernel release"), param("z", "string", "digits (6.14+)"), param("zl", "string", "digits (6.12, 6.13)")],
-                "responses": {"201": {"description": "filed (HTML)"}, "200": {"description": "already filed (HTML)"}, "400": {"description": "not decodable (HTML)"}, "429": {"description": "rate limited (HTML)"}}
+                "responses": {"200": {"description": "no parameters: a landing page whose script moves a '#' fragment holding them into the query (HTML)"}, "201": {"description": "filed (HTML)"}, "400": {"description": "not decodable (HTML)"}, "429": {"description": "rate limited (HTML)"}}
             }},
             "/api/v1/buckets": {"get": {
                 "summary": "Crash buckets with statistics",

@@ -476,3 +476,64 @@ fn interrupted_upload_then_retry_counts_once() {
         assert_eq!(env.report_count(), 1);
     }
 }
+
+/// A token that floods the server (leaked, or a client gone wrong) gets 429
+/// with Retry-After once it used its minute's budget; nothing of the
+/// refused upload is stored, and other tokens are still served.
+#[test]
+fn a_flooding_token_is_refused_with_retry_after() {
+    for backend in common::backends() {
+        let env = common::start(backend, |c| c.token_per_minute = 3);
+        let work = tempfile::tempdir().unwrap();
+        let log = bundles::corpus(bundles::GPF);
+        let bundle = |i: i64| {
+            let dir = work.path().join(i.to_string());
+            bundles::build(&dir, &log, 1_700_000_000 + i)
+        };
+        for i in 0..3 {
+            let r = env.post_bundle(&machine(1), &bundle(i));
+            assert_eq!(r.status, 201, "{backend}: upload {i}: {}", r.text());
+        }
+        let r = env.post_bundle(&machine(1), &bundle(3));
+        assert_eq!(r.status, 429, "{backend}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], "rate_limited");
+        let wait: u64 = r
+            .header("retry-after")
+            .expect("a 429 says when to come back")
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{backend}: Retry-After {wait}");
+        assert_eq!(
+            env.report_count(),
+            3,
+            "{backend}: the refused upload was stored"
+        );
+        assert_eq!(env.blob_files().len(), 3, "{:?}", env.blob_files());
+
+        // Another client's token has its own budget.
+        let other = common::block_on(async {
+            let store = server::Store::open(&env.db).await.unwrap();
+            let t = server::admin::add_token(&store, "other-client")
+                .await
+                .unwrap();
+            store.close().await;
+            t
+        });
+        let auth = format!("Bearer {other}");
+        let m2 = machine(2);
+        let r = http::request(
+            env.addr(),
+            "POST",
+            "/api/v1/reports",
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/gzip"),
+                ("X-Panicdump-Machine", m2.as_str()),
+            ],
+            &bundle(4),
+        )
+        .unwrap();
+        assert_eq!(r.status, 201, "{backend}: {}", r.text());
+        assert_eq!(env.report_count(), 4);
+    }
+}

@@ -499,6 +499,60 @@ fn dashboard_pages_render_filter_and_highlight_in_chromium() {
     );
 }
 
+/// A drm_panic URL prefix that ends in '#' (Arch Linux's) puts the crash
+/// data in the fragment, which the browser never sends: the server's landing
+/// page must move it into the query so the report gets filed, as a phone's
+/// browser would do it.
+#[test]
+fn drm_panic_data_in_the_url_fragment_is_filed_from_chromium() {
+    let Some(bin) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_server(tmp.path());
+    let base = format!("http://{}", server.addr);
+    let log = std::fs::read(corpus(CRASHES[0].log)).unwrap();
+    let url = drmpanic::encode_url(&format!("{base}/drm-panic#"), &log, "x86_64", "6.14.0-test");
+    assert!(url.contains("/drm-panic#?a="), "{url}");
+    let decoded = drmpanic::decode_url(&url).unwrap();
+    let analysis = oops::analyze(&decoded.log);
+    let title = analysis
+        .primary()
+        .expect("the QR log holds the panic")
+        .title
+        .clone();
+
+    let mut chrome = Chrome::launch(&bin, 1280, 900);
+    chrome.call("Page.navigate", serde_json::json!({ "url": url }));
+    let filed = format!(
+        "document.readyState === 'complete' && document.title === {}",
+        serde_json::Value::String(title.clone())
+    );
+    chrome.wait_for(&filed, Duration::from_secs(30));
+    let dom = chrome.dom();
+    assert!(dom.contains("The crash log was filed."), "{dom}");
+    let href = chrome.eval("window.location.href");
+    let href = href.as_str().unwrap();
+    assert!(
+        href.starts_with(&format!("{base}/drm-panic?a=x86_64")),
+        "{href}"
+    );
+    assert!(!href.contains('#'), "the fragment stayed: {href}");
+    let listed = get_json(server.addr, "/api/v1/buckets");
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["buckets"][0]["title"], title.as_str(), "{listed}");
+
+    // The bare address (no data anywhere) explains itself and files nothing.
+    chrome.call(
+        "Page.navigate",
+        serde_json::json!({ "url": format!("{base}/drm-panic") }),
+    );
+    chrome.wait_for(
+        "document.readyState === 'complete' && document.title === 'Crash reports from panic screens'",
+        Duration::from_secs(30),
+    );
+    assert!(chrome.dom().contains("holds no crash data"));
+    assert_eq!(get_json(server.addr, "/api/v1/buckets")["total"], 1);
+}
+
 /// The real server on a free port with a temporary SQLite database and
 /// blob directory, and a client token made through the admin API.
 struct TestServer {

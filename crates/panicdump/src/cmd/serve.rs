@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use server::config::{DEFAULT_BLOBS, DEFAULT_DB, DEFAULT_MAX_UPLOAD};
+use server::config::{DEFAULT_BLOBS, DEFAULT_DB, DEFAULT_MAX_UPLOAD, DEFAULT_TOKEN_PER_MINUTE};
 
 /// `panicdump serve`.
 #[derive(Args, Debug)]
@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes (compressed); larger ones get 413.
     #[arg(long, default_value_t = DEFAULT_MAX_UPLOAD)]
     max_upload: u64,
+    /// Uploads accepted per client token and minute (0: no limit); above it
+    /// the server answers 429 with Retry-After, which `panicdump submit` honours.
+    #[arg(long, default_value_t = DEFAULT_TOKEN_PER_MINUTE)]
+    token_per_minute: u32,
 }
 
 /// `panicdump server`.
@@ -95,6 +99,7 @@ pub fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         db: a.db.clone(),
         blobs: a.blobs.clone(),
         max_upload: a.max_upload,
+        token_per_minute: a.token_per_minute,
         ..server::Config::default()
     };
     server::serve_until_signal(config, |addr| {
