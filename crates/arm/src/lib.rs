@@ -6,6 +6,7 @@
 //! - [`root`]: every system path resolved under a root (a fake tree in tests);
 //! - [`state`]: crashkernel, pstore and sysctl state read from /sys and /proc;
 //! - [`ramoops`]: ramoops zone sizes for a reserved region;
+//! - [`initbin`]: the static binary that becomes the capture initramfs's `/init`;
 //! - [`plan`]: the [`Action`] list `panicdump arm` executes or prints (`--dry-run`);
 //! - [`estimate`]: a `crashkernel=` recommendation with its breakdown;
 //! - [`status`]: armed or not, and why.
@@ -14,6 +15,7 @@ pub mod action;
 pub mod cmdline;
 pub mod error;
 pub mod estimate;
+pub mod initbin;
 pub mod kexec;
 pub mod plan;
 pub mod ramoops;

@@ -65,7 +65,8 @@ pub struct ArmConfig {
     /// Where the built capture initramfs goes; default
     /// `/var/lib/panicdump/capture-<release>.img` under the root.
     pub initrd_out: Option<PathBuf>,
-    /// Binary stored as `/init`; default the running executable.
+    /// Binary stored as `/init`; default [`crate::initbin::default_init_binary`]
+    /// (the packaged static capture build, else this executable if static).
     pub init_binary: Option<PathBuf>,
     /// Directory the capture writes to: its filesystem and disk drivers
     /// are read from /proc/mounts and /sys and replace `block_drivers`
@@ -167,7 +168,7 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
                 });
                 let init = match &cfg.init_binary {
                     Some(b) => b.clone(),
-                    None => std::env::current_exe().map_err(crate::error::io("locate", "self"))?,
+                    None => crate::initbin::default_init_binary(root)?,
                 };
                 let (mut block, mut fs) = (cfg.block_drivers.clone(), cfg.filesystems.clone());
                 if let Some(dir) = &cfg.target_dir {

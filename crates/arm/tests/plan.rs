@@ -301,3 +301,36 @@ fn configured_panic_print_post_notifiers_and_backend() {
         );
     }
 }
+
+/// Without --init-binary: the packaged static capture build when it is
+/// installed, else a clear error (the test binary is dynamically linked).
+#[test]
+fn init_binary_defaults_to_the_packaged_capture_build() {
+    let f = fake("initbin");
+    let root = Root::new(&f.0);
+    let c = ArmConfig {
+        init_binary: None,
+        ..cfg()
+    };
+    let err = plan(&root, &c).unwrap_err().to_string();
+    assert!(
+        err.contains("panicdump-capture is missing")
+            && err.contains("dynamically linked")
+            && err.contains("--init-binary"),
+        "{err}"
+    );
+    put(&f.0, arm::initbin::PACKAGED_CAPTURE, "\x7fELF");
+    let (acts, _) = lines(&root, &c);
+    let want = format!(
+        "(init {}/usr/lib/panicdump/panicdump-capture,",
+        f.0.display()
+    );
+    assert!(acts.iter().any(|a| a.contains(&want)), "{acts:?}");
+    // A ready initramfs needs no /init at all.
+    std::fs::remove_file(f.0.join("usr/lib/panicdump/panicdump-capture")).unwrap();
+    let ready = ArmConfig {
+        initrd: Some("/tmp/ready.img".into()),
+        ..c
+    };
+    assert!(plan(&root, &ready).is_ok());
+}

@@ -31,7 +31,9 @@ pub struct ArmArgs {
     /// Where to write the capture initramfs (default: /var/lib/panicdump/capture-<release>.img).
     #[arg(long, value_name = "PATH")]
     pub initrd_out: Option<PathBuf>,
-    /// Binary stored as the capture initramfs's /init (default: this panicdump).
+    /// Binary stored as the capture initramfs's /init (default:
+    /// /usr/lib/panicdump/panicdump-capture under --root if installed, else
+    /// this panicdump if it is static; a dynamic one is refused).
     #[arg(long, value_name = "PATH")]
     pub init_binary: Option<PathBuf>,
     /// Directory the capture writes to: its disk drivers and filesystem go

@@ -1,0 +1,107 @@
+//! Which binary becomes the capture initramfs's `/init` when none is named.
+//!
+//! The crash kernel boots an initramfs without a dynamic loader or
+//! libraries, so `/init` must be a static executable. The packages ship
+//! one ([`PACKAGED_CAPTURE`]); the CLI in `/usr/bin` is usually dynamic.
+//! Storing a dynamic binary would only fail at the next crash, so it is
+//! refused here, when someone can still fix it.
+
+use crate::error::{io, ArmError, Result};
+use crate::root::Root;
+use std::path::{Path, PathBuf};
+
+/// The static capture build installed by the Debian package and the PKGBUILD.
+pub const PACKAGED_CAPTURE: &str = "/usr/lib/panicdump/panicdump-capture";
+
+/// `PT_INTERP`: the program header naming the dynamic loader.
+const PT_INTERP: u32 = 3;
+
+/// Whether `elf` (the start of an ELF64 little-endian file, program
+/// headers included) asks for a dynamic loader; `None` when it is not
+/// such an ELF file or is cut short.
+pub fn needs_loader(elf: &[u8]) -> Option<bool> {
+    if elf.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let phoff = usize::try_from(u64::from_le_bytes(elf.get(32..40)?.try_into().ok()?)).ok()?;
+    let phentsize = usize::from(u16_at(54)?);
+    let phnum = usize::from(u16_at(56)?);
+    if phentsize < 4 {
+        return None;
+    }
+    for i in 0..phnum {
+        let at = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        let p_type = u32::from_le_bytes(elf.get(at..at.checked_add(4)?)?.try_into().ok()?);
+        if p_type == PT_INTERP {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Whether the file at `path` is a static ELF64 executable.
+pub fn is_static(path: &Path) -> Result<bool> {
+    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    Ok(needs_loader(&bytes) == Some(false))
+}
+
+/// The default `/init`: [`PACKAGED_CAPTURE`] under `root` when it exists,
+/// else the running executable when it is static, else an error saying
+/// what to install or pass.
+pub fn default_init_binary(root: &Root) -> Result<PathBuf> {
+    let packaged = root.path(PACKAGED_CAPTURE);
+    if packaged.is_file() {
+        return Ok(packaged);
+    }
+    let exe = std::env::current_exe().map_err(io("locate", "the running executable"))?;
+    if is_static(&exe)? {
+        return Ok(exe);
+    }
+    Err(ArmError::Config(format!(
+        "no static binary for the capture initramfs's /init: {} is missing and {} is dynamically linked (it could not run in the crash kernel); install the package's panicdump-capture or pass --init-binary PATH (a static panicdump build)",
+        packaged.display(),
+        exe.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ELF64 header with `types` as its program header types.
+    fn elf(types: &[u32]) -> Vec<u8> {
+        let mut v = vec![0u8; 64];
+        v[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        v[32..40].copy_from_slice(&64u64.to_le_bytes());
+        v[54..56].copy_from_slice(&56u16.to_le_bytes());
+        v[56..58].copy_from_slice(&(types.len() as u16).to_le_bytes());
+        for t in types {
+            let mut ph = vec![0u8; 56];
+            ph[..4].copy_from_slice(&t.to_le_bytes());
+            v.extend(ph);
+        }
+        v
+    }
+
+    #[test]
+    fn loader_detection() {
+        assert_eq!(needs_loader(&elf(&[6, 3, 1])), Some(true));
+        assert_eq!(needs_loader(&elf(&[1, 1, 2])), Some(false));
+        assert_eq!(needs_loader(b"#!/bin/sh\n"), None);
+        // Program headers past the end: not an answer, not a panic.
+        let mut cut = elf(&[1, 3]);
+        cut.truncate(64 + 56 + 2);
+        assert_eq!(needs_loader(&cut), None);
+        let mut huge = elf(&[1]);
+        huge[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(needs_loader(&huge), None);
+    }
+
+    #[test]
+    fn test_binary_is_dynamic() {
+        // The test executable itself is a dynamically linked ELF.
+        let exe = std::env::current_exe().unwrap();
+        assert!(!is_static(&exe).unwrap());
+    }
+}
