@@ -9,7 +9,7 @@ use crate::kdump::header::{Compression, KdumpHeader};
 use crate::kdump::{self, KdumpDump};
 use crate::notes::{CpuState, Note, NoteIter, NoteSummary};
 use crate::phys::{PageState, PhysRange, PhysicalMemory, ReadError};
-use crate::source::ByteSource;
+use crate::source::{ByteSource, SourceError};
 use crate::vmcoreinfo::VmcoreInfo;
 use serde::Serialize;
 use std::fmt;
@@ -178,6 +178,18 @@ impl Dump {
         Dump::from_source(src)
     }
 
+    /// Open a dump file to be read with positioned reads, never mapped
+    /// (see [`ByteSource::open_unmapped`]): for `/proc/vmcore`, whose mmap
+    /// costs page tables for the whole dumped memory. Slower than
+    /// [`Dump::open`] for ordinary files; flattened streams are refused.
+    pub fn open_unmapped(path: &Path) -> Result<Dump, DumpError> {
+        let src = ByteSource::open_unmapped(path).map_err(|source| DumpError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Dump::from_source(src)
+    }
+
     /// Open a dump held in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Dump, DumpError> {
         Dump::from_source(ByteSource::from_bytes(bytes))
@@ -192,12 +204,30 @@ impl Dump {
         } else {
             src
         };
+        if !src.is_in_memory() {
+            let mut head = [0u8; 16];
+            let n = src.len().min(16) as usize;
+            if src.read_at(0, &mut head[..n]).is_ok() && flat::is_flattened(&head[..n]) {
+                return Err(DumpError::UnknownFormat(
+                    "a flattened (makedumpfile -F) stream must be mapped to be read; \
+                     open it as an ordinary file"
+                        .into(),
+                ));
+            }
+        }
         let flattened = src.is_flattened();
         let src = Arc::new(src);
         let mut magic = [0u8; 8];
         let n = src.len().min(8) as usize;
-        src.read_at(0, &mut magic[..n])
-            .map_err(|_| DumpError::truncated("file signature", 0, 8, src.len()))?;
+        src.read_at(0, &mut magic[..n]).map_err(|e| match e {
+            SourceError::Io { .. } => DumpError::Read {
+                what: "file signature".into(),
+                source: e,
+            },
+            SourceError::OutOfRange { .. } => {
+                DumpError::truncated("file signature", 0, 8, src.len())
+            }
+        })?;
         if magic.starts_with(elf::ELF_MAGIC) {
             let d = elf::open(src.clone(), &mut warnings)?;
             Ok(Dump::from_elf(src, d, flattened, warnings))

@@ -13,7 +13,7 @@ use crate::error::DumpError;
 use crate::interval::{resolve, Interval};
 use crate::notes::{self, NoteSummary, EM_X86_64};
 use crate::phys::{PageState, PhysRange, PhysicalMemory, ReadError};
-use crate::source::ByteSource;
+use crate::source::{ByteSource, SourceError};
 use std::sync::Arc;
 
 /// `\x7fELF`.
@@ -231,7 +231,10 @@ impl PhysicalMemory for ElfMemory {
             let off = seg.offset + (a - seg.start);
             self.source
                 .read_at(off, &mut buf[done..done + n])
-                .map_err(|_| ReadError::Truncated { addr: a })?;
+                .map_err(|e| match e {
+                    SourceError::OutOfRange { .. } => ReadError::Truncated { addr: a },
+                    SourceError::Io { message, .. } => ReadError::Io { addr: a, message },
+                })?;
             done += n;
         }
         Ok(())

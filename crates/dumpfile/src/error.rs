@@ -17,6 +17,15 @@ pub enum DumpError {
         /// The operating-system error.
         source: std::io::Error,
     },
+    /// Reading the file failed after it was opened (an I/O error of a
+    /// source read with positioned reads, such as `/proc/vmcore`).
+    #[error("cannot read the {what}: {source}")]
+    Read {
+        /// The structure being read.
+        what: String,
+        /// The read error.
+        source: crate::SourceError,
+    },
     /// No known signature at the start of the file.
     #[error("not a recognised crash dump: {0}")]
     UnknownFormat(String),

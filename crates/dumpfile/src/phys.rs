@@ -58,6 +58,15 @@ pub enum ReadError {
         /// The first address that could not be read.
         addr: u64,
     },
+    /// Reading the dump file failed (an I/O error of a read-backed source,
+    /// e.g. `/proc/vmcore` refusing a page).
+    #[error("physical address {addr:#x}: reading the dump failed: {message}")]
+    Io {
+        /// The first address that could not be read.
+        addr: u64,
+        /// The operating system's error.
+        message: String,
+    },
     /// The page data is present but could not be decoded.
     #[error("physical address {addr:#x}: page data is corrupt: {reason}")]
     Corrupt {
@@ -75,6 +84,7 @@ impl ReadError {
             ReadError::NotPresent { addr }
             | ReadError::Excluded { addr }
             | ReadError::Truncated { addr }
+            | ReadError::Io { addr, .. }
             | ReadError::Corrupt { addr, .. } => *addr,
         }
     }

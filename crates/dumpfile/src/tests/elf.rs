@@ -94,6 +94,35 @@ fn proc_vmcore_round_trip() {
     assert!(json.contains("\"origin\":\"kernel\""), "{json}");
 }
 
+/// The capture path's read-backed source gives the same dump as the
+/// in-memory one, and refuses a flattened stream with a clear error.
+#[test]
+fn proc_vmcore_read_unmapped_from_a_file() {
+    let (file, want) = proc_vmcore();
+    let dir = std::env::temp_dir().join(format!("dumpfile-unmapped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vmcore");
+    std::fs::write(&path, &file).unwrap();
+    let d = Dump::open_unmapped(&path).unwrap();
+    assert!(!d.source().is_in_memory());
+    assert!(d.source().raw().is_empty());
+    assert!(d.warnings().is_empty(), "{:?}", d.warnings());
+    assert_eq!(d.format().origin, Origin::Kernel);
+    check_pages(&d, &want, &[]);
+    assert_eq!(d.cpus().len(), 2);
+    assert_eq!(d.vmcoreinfo().unwrap().osrelease(), Some("6.1.0-test"));
+    let mut names = Vec::new();
+    d.for_each_note(|n| names.push(String::from_utf8_lossy(n.name).into_owned()));
+    assert_eq!(names, ["CORE", "CORE", "VMCOREINFO"]);
+
+    let flat = dir.join("vmcore.flat");
+    std::fs::write(&flat, flatten_file(&file, 4096)).unwrap();
+    let err = Dump::open_unmapped(&flat).unwrap_err().to_string();
+    assert!(err.contains("flattened"), "{err}");
+    assert!(Dump::open(&flat).is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn qemu_elf_with_gap_and_pn_xnum() {
     let mut notes = Vec::new();
