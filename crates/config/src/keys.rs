@@ -47,7 +47,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "retention",
-        "Which crash records `collect` and `prune` keep (0: no limit).",
+        "Which crash records `collect` keeps: after a collect without errors the oldest records beyond these limits are deleted, never the ones it just wrote nor unreadable ones (0: no limit). `panicdump prune` takes the same limits as flags.",
     ),
     (
         "submit",

@@ -228,7 +228,7 @@ impl Default for Sysctl {
     }
 }
 
-/// `[retention]`: which crash records `collect` and `prune` keep (0: no limit).
+/// `[retention]`: which crash records `collect` keeps (0: no limit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Retention {

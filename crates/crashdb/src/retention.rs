@@ -53,12 +53,37 @@ pub struct Item {
 /// Which items to delete (indices into `items`, which must be oldest
 /// first), with the reason. Pure, so the policy is tested without disks.
 pub fn plan(items: &[Item], policy: &Policy, now: i64) -> Vec<(usize, Reason)> {
+    plan_pinned(items, policy, now, |_| false)
+}
+
+/// [`plan`] where the items `pinned` says are always kept (as is the
+/// newest). Pinned items still count against the limits, so older ones go
+/// in their place.
+pub fn plan_pinned(
+    items: &[Item],
+    policy: &Policy,
+    now: i64,
+    pinned: impl Fn(usize) -> bool,
+) -> Vec<(usize, Reason)> {
+    let newest = |i: usize| i + 1 == items.len();
     let mut out = Vec::new();
+    // Pinned items are kept whatever their age, so they use the budget
+    // before any other item is looked at.
     let mut kept = 0usize;
     let mut bytes = 0u64;
+    for (_, item) in items
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| pinned(i) && !newest(i))
+    {
+        kept += 1;
+        bytes = bytes.saturating_add(item.bytes);
+    }
     for (rev, item) in items.iter().enumerate().rev() {
-        let newest = rev + 1 == items.len();
-        let reason = if newest {
+        if pinned(rev) && !newest(rev) {
+            continue;
+        }
+        let reason = if newest(rev) {
             None
         } else if policy.max_count.is_some_and(|n| kept >= n) {
             Some(Reason::Count)
@@ -115,6 +140,43 @@ pub fn prune(store: &Store, policy: &Policy, now: i64, dry_run: bool) -> Result<
         if !dry_run {
             store.remove(&e.id)?;
         }
+        out.push(Pruned {
+            id: e.id.clone(),
+            reason,
+            bytes: e.bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Retention after `collect`: like [`prune`], but it never deletes a
+/// record named in `keep` (the ones this run just wrote, whatever their
+/// crash time) nor an entry whose `record.json` cannot be read (a damaged
+/// or foreign directory is not known to be a complete, durable record, so
+/// it is neither counted nor touched). Oldest first, as [`plan`] decides.
+pub fn prune_after_collect(
+    store: &Store,
+    policy: &Policy,
+    now: i64,
+    keep: &[String],
+) -> Result<Vec<Pruned>> {
+    let entries: Vec<Entry> = store
+        .list()?
+        .into_iter()
+        .filter(|e| e.meta.is_ok())
+        .collect();
+    let items: Vec<Item> = entries
+        .iter()
+        .map(|e| Item {
+            time: e.time(),
+            bytes: e.bytes,
+        })
+        .collect();
+    let pinned = |i: usize| keep.contains(&entries[i].id);
+    let mut out = Vec::new();
+    for (i, reason) in plan_pinned(&items, policy, now, pinned) {
+        let e = &entries[i];
+        store.remove(&e.id)?;
         out.push(Pruned {
             id: e.id.clone(),
             reason,
@@ -181,6 +243,21 @@ mod tests {
         // A newest record bigger than the limit is still kept; older go.
         let it = items(&[(1, 10), (2, 5000)]);
         assert_eq!(plan(&it, &p, 10), vec![(0, Reason::Bytes)]);
+    }
+
+    #[test]
+    fn pinned_items_stay_and_count() {
+        // The oldest item was just written (an old crash collected late):
+        // it stays, and counts, so the next-oldest goes instead.
+        let it = items(&[(1, 1), (2, 1), (3, 1), (4, 1)]);
+        let p = Policy {
+            max_count: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan_pinned(&it, &p, 10, |i| i == 0),
+            vec![(1, Reason::Count), (2, Reason::Count)]
+        );
     }
 
     #[test]

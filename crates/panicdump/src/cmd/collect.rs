@@ -86,6 +86,8 @@ struct CollectSummary {
     /// What auto-submit did, when it is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     submit: Option<String>,
+    /// Older records deleted by the `[retention]` limits.
+    pruned: Vec<crashdb::retention::Pruned>,
     errors: Vec<String>,
 }
 
@@ -312,6 +314,12 @@ pub fn run_collect(args: CollectArgs) -> Result<ExitCode> {
 
     announce(&store, &mut sum);
 
+    // 7. Retention, only after a run that lost nothing (and after the
+    // announcement, so queued submissions get their chance first).
+    if sum.errors.is_empty() {
+        apply_retention(&store, &mut sum);
+    }
+
     if args.json {
         println!("{}", serde_json::to_string_pretty(&sum)?);
     } else {
@@ -357,6 +365,39 @@ fn announce(store: &Store, sum: &mut CollectSummary) {
             Ok(None) => {}
             Err(e) => sum.submit = Some(format!("submit: {e:#} (the records stay queued)")),
         }
+    }
+}
+
+/// The `[retention]` limits of the configuration (0: no limit of that sort).
+fn retention_policy(r: &config::Retention) -> crashdb::retention::Policy {
+    crashdb::retention::Policy {
+        max_count: (r.max_count > 0).then_some(r.max_count as usize),
+        max_age_secs: (r.max_age_days > 0).then_some(i64::from(r.max_age_days) * 86_400),
+        max_bytes: (r.max_size.0 > 0).then_some(r.max_size.0),
+    }
+}
+
+/// Delete the oldest records beyond the configured `[retention]` limits;
+/// never one this run wrote or found, never one that cannot be read. An
+/// unreadable configuration deletes nothing: its defaults might be far
+/// below what the administrator asked for.
+fn apply_retention(store: &Store, sum: &mut CollectSummary) {
+    let path = std::env::var_os("PANICDUMP_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    let cfg = match config::load(&path) {
+        Ok(c) => c.config,
+        Err(e) => {
+            sum.errors
+                .push(format!("retention skipped, nothing deleted: {e}"));
+            return;
+        }
+    };
+    let keep: Vec<String> = sum.records.iter().map(|r| r.id.clone()).collect();
+    let policy = retention_policy(&cfg.retention);
+    match crashdb::retention::prune_after_collect(store, &policy, now(), &keep) {
+        Ok(p) => sum.pruned = p,
+        Err(e) => sum.errors.push(format!("retention: {e}")),
     }
 }
 
@@ -488,6 +529,16 @@ fn print_summary(sum: &CollectSummary, args: &CollectArgs) {
     }
     if let Some(s) = &sum.submit {
         println!("{s}");
+    }
+    for p in &sum.pruned {
+        let reason = serde_json::to_value(p.reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "  deleted older record {} ({} bytes, retention: {reason})",
+            p.id, p.bytes
+        );
     }
     for e in &sum.errors {
         println!("error: {e}");
