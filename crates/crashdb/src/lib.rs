@@ -47,6 +47,7 @@ pub mod sha256;
 mod sysinfo;
 pub mod tar;
 pub mod time;
+pub mod upload;
 
 pub use bundle::{read_tar_gz, Bundle, BundleOptions, Manifest};
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ pub mod config;
 pub mod dashboard;
 pub mod drm;
 pub mod error;
-pub mod ingest;
+pub use crashdb::upload as ingest;
 pub mod openapi;
 pub mod ratelimit;
 mod serve;

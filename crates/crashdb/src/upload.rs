@@ -1,6 +1,10 @@
-//! Bundle parsing and validation: the `.tar.gz` from `panicdump report`,
-//! read with strict caps and member-name rules, and the crash named again
-//! from its log with the same `oops` code the client runs.
+//! Reading an uploaded bundle strictly: the `.tar.gz` that [`Bundle`]
+//! writes, read back with caps and member-name rules, and the crash named
+//! again from its log with the same `oops` code the client runs. The crash
+//! server ingests with this; it lives next to the writer so the format has
+//! one home, and so it can be fuzzed without the server's stack.
+//!
+//! [`Bundle`]: crate::Bundle
 
 use std::io::Read;
 
@@ -170,7 +174,7 @@ pub fn parse(gz: &[u8], max_unpacked: u64) -> Result<Parsed, BundleError> {
     if raw.len() as u64 > max_unpacked {
         return Err(BundleError::TooLarge(max_unpacked));
     }
-    let mut archive = tar::Archive::new(&raw[..]);
+    let mut archive = ::tar::Archive::new(&raw[..]);
     let mut top: Option<String> = None;
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     let entries = archive
