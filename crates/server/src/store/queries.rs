@@ -144,6 +144,23 @@ const REPORT_COLUMNS: &str =
     "id, bucket_id, received_at, crash_time, kernel_release, machine, source, \
      title, kind, signature_hash, client_title, log, report_line, blob_key, record_id";
 
+/// A bucket from the columns both bucket queries select: id, title, kind,
+/// count, machines, first and last seen (releases are filled in after).
+fn bucket_row(r: &AnyRow) -> Result<BucketRow> {
+    let id: String = r.try_get(0)?;
+    Ok(BucketRow {
+        signature_hash: id.clone(),
+        id,
+        title: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        count: r.try_get(3)?,
+        machines: r.try_get(4)?,
+        first_seen: r.try_get(5)?,
+        last_seen: r.try_get(6)?,
+        releases: Vec::new(),
+    })
+}
+
 fn report_row(r: &AnyRow, with_log: bool) -> Result<ReportRow> {
     let machine: String = r.try_get(5)?;
     Ok(ReportRow {
@@ -267,21 +284,7 @@ impl Store {
         sql.arg(" LIMIT ?", Arg::I(f.limit));
         sql.arg(" OFFSET ?", Arg::I(f.offset));
         let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: String = r.try_get(0)?;
-            out.push(BucketRow {
-                signature_hash: id.clone(),
-                id,
-                title: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                count: r.try_get(3)?,
-                machines: r.try_get(4)?,
-                first_seen: r.try_get(5)?,
-                last_seen: r.try_get(6)?,
-                releases: Vec::new(),
-            });
-        }
+        let mut out = rows.iter().map(bucket_row).collect::<Result<Vec<_>>>()?;
         self.fill_releases(&mut out).await?;
         Ok((total, out))
     }
@@ -320,18 +323,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let id: String = r.try_get(0)?;
-        let mut b = [BucketRow {
-            signature_hash: id.clone(),
-            id,
-            title: r.try_get(1)?,
-            kind: r.try_get(2)?,
-            count: r.try_get(3)?,
-            machines: r.try_get(4)?,
-            first_seen: r.try_get(5)?,
-            last_seen: r.try_get(6)?,
-            releases: Vec::new(),
-        }];
+        let mut b = [bucket_row(&r)?];
         self.fill_releases(&mut b).await?;
         let [b] = b;
         Ok(Some(b))
