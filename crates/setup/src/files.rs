@@ -139,6 +139,15 @@ pub const UNIT_FILES: &[(&str, &str)] = &[
         "panicdump-arm.service",
         include_str!("../../../dist/systemd/panicdump-arm.service"),
     ),
+    // Started by its timer only (no [Install] section, nothing to enable).
+    (
+        "panicdump-submit.service",
+        include_str!("../../../dist/systemd/panicdump-submit.service"),
+    ),
+    (
+        "panicdump-submit.timer",
+        include_str!("../../../dist/systemd/panicdump-submit.timer"),
+    ),
 ];
 
 /// A packaged unit with `/usr/bin/panicdump` replaced by `exe`.

@@ -180,6 +180,19 @@ fn grub_dropin_debian() {
         .unwrap(),
         Path::new("/etc/systemd/system/panicdump-arm.service")
     );
+    // The submit timer is enabled; its service is started by the timer only.
+    assert_eq!(
+        std::fs::read_link(
+            t.root()
+                .path("/etc/systemd/system/timers.target.wants/panicdump-submit.timer")
+        )
+        .unwrap(),
+        Path::new("/etc/systemd/system/panicdump-submit.timer")
+    );
+    assert!(t
+        .read("/etc/systemd/system/panicdump-submit.service")
+        .contains(" submit --pending\n"));
+    assert!(!t.exists("/etc/systemd/system/timers.target.wants/panicdump-submit.service"));
     assert!(!t.exists("/etc/pacman.d/hooks/90-panicdump.hook"));
     assert!(!t.exists("/etc/kernel/cmdline"));
     undo_restores(&t, &before);
