@@ -123,6 +123,27 @@ fn step(msg: &str) {
     eprintln!("panicdump capture: {msg}");
 }
 
+/// This process's peak resident set and page tables, and the machine's
+/// free memory, from procfs: what the capture cost, for sizing
+/// `crashkernel=` (docs/lab.md). Missing fields read as "?".
+fn memory_use() -> String {
+    let field = |text: &str, name: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "?".into())
+    };
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    format!(
+        "memory: peak RSS {}, page tables {}; MemTotal {}, MemFree {}",
+        field(&status, "VmHWM:"),
+        field(&status, "VmPTE:"),
+        field(&meminfo, "MemTotal:"),
+        field(&meminfo, "MemFree:"),
+    )
+}
+
 /// fsync a directory (some filesystems refuse; that is not fatal).
 pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
@@ -211,7 +232,11 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
         (None, None) => PathBuf::from("/var/crash"),
     };
     step(&format!("opening {}", args.vmcore.display()));
-    let dump = kernel::open_dump(&args.vmcore)?;
+    // Read, never mapped: the kernel's mmap of /proc/vmcore builds the page
+    // tables of the whole dumped memory at once (2 MiB per GiB), which the
+    // crash kernel's small reservation cannot spare.
+    let dump = dumpfile::Dump::open_unmapped(&args.vmcore)
+        .with_context(|| format!("cannot read dump {}", args.vmcore.display()))?;
     let crash_time = dump.vmcoreinfo().and_then(|v| v.crash_time());
     let release = dump
         .vmcoreinfo()
@@ -280,6 +305,7 @@ fn capture(args: &CaptureArgs) -> Result<Status> {
         Err(e) => st.errors.push(format!("dump: {e:#}")),
     }
     st.dump_secs = Some(t0.elapsed().as_secs_f64());
+    step(&memory_use());
 
     // 3. The status, last.
     st.finished = now();
@@ -315,7 +341,8 @@ fn write_dump(dump: &dumpfile::Dump, args: &CaptureArgs, out: &Path) -> Result<d
         level,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         utsname: Some(uts),
-        release_source_pages: true,
+        // Nothing is mapped: the source is read with pread.
+        release_source_pages: false,
     };
     let (tmp, mut sink) = dumpwrite::IncompleteFile::create(out)
         .with_context(|| format!("cannot create {}.incomplete", out.display()))?;
