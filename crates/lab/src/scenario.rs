@@ -870,7 +870,7 @@ fn run_scenario(
 /// Smallest `crashkernel=` (MiB) with which the full capture of a 2 GiB
 /// guest succeeded on the lab kernel, as measured by `panicdump lab
 /// crashkernel-min` and recorded in docs/lab.md (with date and release).
-pub const CRASHKERNEL_MIN_MIB: u64 = 104;
+pub const CRASHKERNEL_MIN_MIB: u64 = 96;
 /// How far above [`CRASHKERNEL_MIN_MIB`] `panicdump arm estimate` may land.
 pub const ESTIMATE_SLACK_MIB: u64 = 16;
 
