@@ -88,15 +88,30 @@ impl Action {
     /// act on the running kernel, so they refuse a fake root.
     pub fn execute(&self, root: &Root, crash_size: Option<u64>) -> Result<Outcome> {
         match self {
-            Action::BuildInitramfs { spec, out } => match capture::build_cached(spec, out)? {
-                Cached::UpToDate { bytes, .. } => Ok(format!("up to date ({bytes} bytes)")),
-                Cached::Rebuilt(r, _) => Ok(format!(
-                    "built: {} bytes ({} unpacked, {} modules)",
-                    r.compressed_bytes,
-                    r.unpacked_bytes,
-                    r.modules.len()
-                )),
-            },
+            Action::BuildInitramfs { spec, out } => {
+                // The state directory exists once the arm unit ran
+                // (StateDirectory=); a first manual `arm` or `panicdump
+                // test` must not depend on that. Private like the unit's.
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if !dir.is_dir() {
+                        use std::os::unix::fs::DirBuilderExt;
+                        std::fs::DirBuilder::new()
+                            .recursive(true)
+                            .mode(0o700)
+                            .create(dir)
+                            .map_err(io("create", dir))?;
+                    }
+                }
+                match capture::build_cached(spec, out)? {
+                    Cached::UpToDate { bytes, .. } => Ok(format!("up to date ({bytes} bytes)")),
+                    Cached::Rebuilt(r, _) => Ok(format!(
+                        "built: {} bytes ({} unpacked, {} modules)",
+                        r.compressed_bytes,
+                        r.unpacked_bytes,
+                        r.modules.len()
+                    )),
+                }
+            }
             Action::Write { path, value, .. } => {
                 let p = root.path(path);
                 std::fs::write(&p, format!("{value}\n")).map_err(io("write", p))?;

@@ -15,7 +15,9 @@
 //!   capture initramfs and loads it, `sysrq-c`, `panicdump capture` as the
 //!   crash kernel's `/init` writes to an ext4 disk found by UUID and
 //!   reboots, `panicdump collect` records the crash in the second boot; the
-//!   disk's capture and state directories are kept (`disk/`).
+//!   disk's capture and state directories are kept (`disk/`);
+//! - [`selftest`]: `panicdump test` end to end (arm from the config file,
+//!   sysrq-c, capture, collect and `panicdump test --report` at the next boot).
 //!
 //! Artifacts are cached under `<root>/<release>/<key>/` with a `meta.json`,
 //! the serial `console.log` and a `done` marker written last:
@@ -44,6 +46,7 @@ pub mod qemu;
 pub mod qmp;
 mod run;
 pub mod scenario;
+pub mod selftest;
 
 pub use artifact::{Artifact, Meta};
 pub use error::{LabError, Result};
