@@ -11,6 +11,11 @@
 //! One collect runs at a time (an flock on `<state>/collect.lock`), and
 //! spool directories whose entries are recorded and erased from pstore are
 //! removed at the end, so the spool does not grow forever.
+//!
+//! A run without errors then applies the configuration's `[retention]`
+//! limits: the oldest records beyond them are deleted, never one this run
+//! wrote or found and never a directory that does not read as a complete
+//! record.
 
 use super::capture::{now, sync_dir, write_atomic, Status};
 use anyhow::{bail, Context, Result};
