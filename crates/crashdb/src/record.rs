@@ -40,6 +40,8 @@ pub enum SourceKind {
     Kmsg,
     /// Any other file given by the user.
     File,
+    /// The log a panic screen's QR code carried (drm_panic), as scanned.
+    DrmPanic,
 }
 
 /// A source of the record, as given by the collector.

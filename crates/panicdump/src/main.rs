@@ -53,6 +53,8 @@ enum Command {
     Title(cmd::analyze::TitleArgs),
     /// Analyze a kernel log: crash kind, title, signature, call trace, registers.
     Analyze(cmd::analyze::AnalyzeArgs),
+    /// Decode the kernel log a panic screen's QR code (drm_panic) links to; --save keeps it as a record.
+    Qr(cmd::qr::QrArgs),
     /// Crash real kernels under QEMU and collect what they leave behind.
     Lab(cmd::lab::LabArgs),
     /// Generate man pages and shell completions from this CLI (for packagers).
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(a),
         Command::Title(a) => cmd::analyze::run_title(a),
         Command::Analyze(a) => cmd::analyze::run_analyze(a),
+        Command::Qr(a) => cmd::qr::run(a),
         Command::Lab(a) => cmd::lab::run(a),
         Command::Generate(a) => cmd::generate::run(a),
         #[cfg(feature = "submit")]

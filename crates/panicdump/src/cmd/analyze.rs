@@ -104,7 +104,8 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(s: &mut String, r: &oops::Report) {
+/// One report as `panicdump analyze` prints it.
+pub(crate) fn render(s: &mut String, r: &oops::Report) {
     let _ = writeln!(s, "title:     {}", r.title);
     let _ = writeln!(s, "kind:      {}", r.kind);
     let _ = writeln!(s, "signature: {} ({})", r.signature_hash(), r.signature());

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod info;
 pub mod lab;
 pub mod notify;
+pub mod qr;
 pub mod records;
 pub mod selftest;
 #[cfg(feature = "server")]

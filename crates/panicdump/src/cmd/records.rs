@@ -21,7 +21,8 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
-    fn store(&self) -> Store {
+    /// The record store these arguments name.
+    pub(crate) fn store(&self) -> Store {
         let dir = self
             .state_dir
             .clone()
