@@ -334,3 +334,38 @@ fn init_binary_defaults_to_the_packaged_capture_build() {
     };
     assert!(plan(&root, &ready).is_ok());
 }
+
+/// Building the capture initramfs creates its missing state directory
+/// (private, like the unit's StateDirectory=): a first manual `arm` or
+/// `panicdump test` runs before the arm unit ever did.
+#[test]
+fn build_creates_the_missing_state_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fake("statedir");
+    let root = Root::new(&f.0);
+    let modules = f.0.join("lib/modules/6.1.0-test");
+    put(&f.0, "/lib/modules/6.1.0-test/modules.dep", "");
+    put(
+        &f.0,
+        "/usr/lib/panicdump/panicdump-capture",
+        "not really a binary",
+    );
+    let out = f.0.join("var/lib/panicdump/capture-6.1.0-test.img");
+    let act = Action::BuildInitramfs {
+        spec: Box::new(arm::initramfs::CaptureSpec {
+            init: f.0.join("usr/lib/panicdump/panicdump-capture"),
+            modules_dir: modules,
+            release: "6.1.0-test".into(),
+            ..arm::initramfs::CaptureSpec::default()
+        }),
+        out: out.clone(),
+    };
+    let said = act.execute(&root, None).unwrap();
+    assert!(said.starts_with("built: "), "{said}");
+    assert!(out.is_file());
+    let mode = std::fs::metadata(out.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
