@@ -72,6 +72,8 @@ expect=(
   /etc/panicdump/config.toml
   /lib/systemd/system/panicdump-arm.service
   /lib/systemd/system/panicdump-collect.service
+  /lib/systemd/system/panicdump-submit.service
+  /lib/systemd/system/panicdump-submit.timer
   /usr/share/man/man1/panicdump.1.gz
   /usr/share/man/man1/panicdump-collect.1.gz
   /usr/share/bash-completion/completions/panicdump
@@ -95,13 +97,16 @@ dpkg-deb -x "$deb" "$tmp"
 "$tmp/usr/bin/panicdump" --version >/dev/null || fail "unpacked panicdump does not run"
 "$tmp/usr/lib/panicdump/panicdump-capture" --version >/dev/null || fail "unpacked capture binary does not run"
 cmp -s "$tmp/lib/systemd/system/panicdump-arm.service" dist/systemd/panicdump-arm.service || fail "unit differs"
-# Both units verify (syntax, dependencies, ExecStart binaries, and their
-# Documentation= man pages, found in the unpacked package).
-for u in arm collect; do
+# Every unit verifies (syntax, dependencies, ExecStart binaries, and their
+# Documentation= man pages, found in the unpacked package); the timer is
+# checked with the service it starts next to it.
+units=()
+for u in arm.service collect.service submit.service submit.timer; do
   sed -e "s|/usr/bin/panicdump|$tmp/usr/bin/panicdump|" -e "s|/usr/lib/panicdump/|$tmp/usr/lib/panicdump/|" \
-    "$tmp/lib/systemd/system/panicdump-$u.service" > "$tmp/panicdump-$u.service"
+    "$tmp/lib/systemd/system/panicdump-$u" > "$tmp/panicdump-$u"
+  units+=("$tmp/panicdump-$u")
 done
-MANPATH="$tmp/usr/share/man" systemd-analyze verify "$tmp/panicdump-arm.service" "$tmp/panicdump-collect.service" \
+MANPATH="$tmp/usr/share/man" systemd-analyze verify "${units[@]}" \
   || fail "systemd-analyze verify rejects the units"
 # The arm unit's EnvironmentFile points arm at the static capture binary.
 grep -q "^PANICDUMP_ARM_ARGS=--init-binary /usr/lib/panicdump/panicdump-capture$" "$tmp/usr/lib/panicdump/arm.env" \
