@@ -26,9 +26,17 @@ pub enum Origin {
     Qemu,
     /// makedumpfile.
     Makedumpfile,
+    /// panicdump's own writer (`panicdump dump`): a kdump-compressed file
+    /// whose notes include a `PANICDUMP` note (see [`PANICDUMP_NOTE_NAME`]).
+    Panicdump,
     /// Not recognisable.
     Unknown,
 }
+
+/// Name of the ELF note `panicdump dump` appends to the notes of the
+/// kdump-compressed files it writes, naming itself as their creator (the
+/// format has no creator field). Readers skip notes they do not know.
+pub const PANICDUMP_NOTE_NAME: &[u8] = b"PANICDUMP";
 
 /// The container of a dump.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -93,6 +101,7 @@ impl fmt::Display for Format {
             Origin::Kernel => f.write_str(", kernel /proc/vmcore"),
             Origin::Qemu => f.write_str(", QEMU dump-guest-memory"),
             Origin::Makedumpfile => f.write_str(", makedumpfile"),
+            Origin::Panicdump => f.write_str(", panicdump"),
             Origin::Unknown => Ok(()),
         }
     }
@@ -301,7 +310,7 @@ impl Dump {
         } else {
             Origin::Unknown
         };
-        Dump {
+        let mut dump = Dump {
             note_segments: d.note_segment.into_iter().collect(),
             note_endian: h.endian,
             source,
@@ -319,7 +328,16 @@ impl Dump {
             kdump_header: Some(d.header),
             direct_map_offset: None,
             warnings,
+        };
+        // Same container as makedumpfile's; our writer leaves a note.
+        if origin == Origin::Makedumpfile {
+            let mut ours = false;
+            dump.for_each_note(|n| ours |= n.name == PANICDUMP_NOTE_NAME);
+            if ours {
+                dump.format.origin = Origin::Panicdump;
+            }
         }
+        dump
     }
 
     /// The detected format.

@@ -31,7 +31,7 @@ pub mod sparse;
 pub mod testutil;
 pub mod vmcoreinfo;
 
-pub use dump::{Container, Dump, Format, Origin, PageCounts};
+pub use dump::{Container, Dump, Format, Origin, PageCounts, PANICDUMP_NOTE_NAME};
 pub use endian::Endian;
 pub use error::DumpError;
 pub use kdump::header::{Compression, KdumpHeader, Utsname};

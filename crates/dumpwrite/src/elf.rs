@@ -14,8 +14,9 @@
 //! and VMCOREINFO, not through `p_vaddr`).
 
 use crate::bitmap::Bitmap;
+use crate::direct::DirectPages;
 use crate::error::WriteError;
-use crate::pipeline::{self, Batch, PageKind};
+use crate::pipeline::{self, Batch, PageKind, Pages};
 use crate::select::is_zero_page;
 use crate::sink::{Coalescer, Sink};
 use crate::source::{read_page, KernelText, SourceMeta};
@@ -309,7 +310,15 @@ pub(crate) fn write(
         });
         Ok(())
     };
-    pipeline::run(mem, &emit_bm, cfg, &mut emit)?;
+    pipeline::run(
+        &Pages {
+            mem,
+            direct: DirectPages::new(dump),
+        },
+        &emit_bm,
+        cfg,
+        &mut emit,
+    )?;
     data.flush(sink).map_err(io("segment data"))?;
     sum.bytes_out = data.pos().max(data_start);
     sum.incomplete = sum.unreadable_pages > 0;

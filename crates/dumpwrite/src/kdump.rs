@@ -12,11 +12,11 @@
 
 use crate::bitmap::Bitmap;
 use crate::error::WriteError;
-use crate::pipeline::{self, Batch, PageKind};
+use crate::pipeline::{self, Batch, PageKind, Pages};
 use crate::sink::{Coalescer, Sink};
 use crate::source::SourceMeta;
 use crate::{Options, Plan, Progress, Summary};
-use dumpfile::{PhysicalMemory, Utsname};
+use dumpfile::Utsname;
 
 /// `DUMP_DH_COMPRESSED_INCOMPLETE`.
 pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
@@ -55,6 +55,26 @@ impl Layout {
             descs,
             data: descs + DESC_SIZE * dumpable,
         }
+    }
+}
+
+/// `n_type` of our creator note: not a type any reader acts on (1 would be
+/// `NT_PRSTATUS`, which crash counts as a CPU whatever the note's name).
+const PANICDUMP_NOTE_TYPE: u32 = 0x5044_0001;
+
+/// Append the `PANICDUMP` note (creator and version) to the notes copied
+/// into the sub-header, unless the source already carries one (a dump we
+/// wrote, re-filtered). Appended, so the VMCOREINFO offset does not move.
+pub(crate) fn add_creator_note(meta: &mut SourceMeta) {
+    let ours = dumpfile::NoteIter::new(&meta.notes, dumpfile::Endian::Little)
+        .any(|n| n.name == dumpfile::PANICDUMP_NOTE_NAME);
+    if !ours {
+        let desc = concat!("panicdump ", env!("CARGO_PKG_VERSION"), "\0");
+        meta.notes.extend_from_slice(&crate::source::make_note(
+            dumpfile::PANICDUMP_NOTE_NAME,
+            PANICDUMP_NOTE_TYPE,
+            desc.as_bytes(),
+        ));
     }
 }
 
@@ -123,7 +143,7 @@ pub(crate) fn sub_header(layout: &Layout, meta: &SourceMeta, level: u8, max_pfn:
 /// Write the whole kdump-compressed file.
 #[allow(clippy::too_many_arguments)] // internal; the pieces are distinct
 pub(crate) fn write(
-    mem: &dyn PhysicalMemory,
+    pages: &Pages<'_>,
     plan: &Plan,
     meta: &SourceMeta,
     uts: &Utsname,
@@ -132,7 +152,7 @@ pub(crate) fn write(
     progress: &mut dyn FnMut(Progress),
     release: &dyn Fn(),
 ) -> Result<Summary, WriteError> {
-    let ps = mem.page_size();
+    let ps = pages.mem.page_size();
     let max_pfn = plan.keep.len();
     let dumpable = plan.keep.count_ones();
     let layout = Layout::new(ps, meta.notes.len() as u64, max_pfn, dumpable);
@@ -237,7 +257,7 @@ pub(crate) fn write(
         });
         Ok(())
     };
-    pipeline::run(mem, &plan.keep, cfg, &mut emit)?;
+    pipeline::run(pages, &plan.keep, cfg, &mut emit)?;
     data.flush(sink).map_err(io("page data"))?;
     descs.flush(sink).map_err(io("page descriptors"))?;
     sum.bytes_out = data.pos().max(descs.pos());

@@ -23,6 +23,7 @@
 
 pub mod bitmap;
 pub mod compress;
+mod direct;
 mod elf;
 pub mod error;
 pub mod kdump;
@@ -235,7 +236,10 @@ pub fn write_dump(
     if !(512..=(1 << 20)).contains(&ps) {
         return Err(WriteError::Unsupported(format!("page size {ps}")));
     }
-    let meta = SourceMeta::from_dump(dump)?;
+    let mut meta = SourceMeta::from_dump(dump)?;
+    if opts.format == OutputFormat::Kdump {
+        kdump::add_creator_note(&mut meta);
+    }
     let uts = opts.utsname.clone().unwrap_or_else(|| source_utsname(dump));
     let raw = dump.source().raw();
     let release_on = opts.release_source_pages;
@@ -247,7 +251,11 @@ pub fn write_dump(
     let mut plan = plan(mem, filter, &release)?;
     let mut sum = match opts.format {
         OutputFormat::Kdump => {
-            kdump::write(mem, &plan, &meta, &uts, opts, sink, progress, &release)?
+            let pages = pipeline::Pages {
+                mem,
+                direct: direct::DirectPages::new(dump),
+            };
+            kdump::write(&pages, &plan, &meta, &uts, opts, sink, progress, &release)?
         }
         OutputFormat::Elf => elf::write(dump, &mut plan, &meta, opts, sink, progress, &release)?,
     };

@@ -12,6 +12,7 @@
 
 use crate::bitmap::Bitmap;
 use crate::compress::{Compression, PageCompressor};
+use crate::direct::DirectPages;
 use crate::error::WriteError;
 use crate::select::is_zero_page;
 use crate::source::read_page;
@@ -49,6 +50,19 @@ pub(crate) struct Batch {
     pub seq: u64,
     pub pages: Vec<PageOut>,
     pub data: Vec<u8>,
+}
+
+/// Where the pages come from: the source's memory, and when the source is
+/// a mapped ELF file, a zero-copy view of it.
+pub(crate) struct Pages<'a> {
+    pub mem: &'a dyn PhysicalMemory,
+    pub direct: Option<DirectPages<'a>>,
+}
+
+impl Pages<'_> {
+    fn page_size(&self) -> u64 {
+        self.mem.page_size()
+    }
 }
 
 /// Pipeline settings.
@@ -111,14 +125,31 @@ impl Pool {
 /// Run the pipeline over the set bits of `select`, calling `emit` for every
 /// batch in pfn order (on the calling thread).
 pub(crate) fn run(
-    mem: &dyn PhysicalMemory,
+    pages: &Pages<'_>,
     select: &Bitmap,
     cfg: Config,
     emit: &mut dyn FnMut(&Batch) -> Result<(), WriteError>,
 ) -> Result<(), WriteError> {
-    let ps = mem.page_size() as usize;
+    let ps = pages.page_size() as usize;
     let total = select.len().div_ceil(cfg.batch_pfns);
     let cap = cfg.batch_pfns as usize * ps;
+    if cfg.threads == 1 {
+        // One thread means one: read, compress and write in turn on the
+        // calling thread, without hand-offs (and `-j 2` is then the real
+        // measure of what a second thread buys).
+        let mut comp = PageCompressor::new(cfg.compression, ps)?;
+        let mut page = vec![0u8; ps];
+        let mut b = Batch {
+            seq: 0,
+            pages: Vec::with_capacity(cfg.batch_pfns as usize),
+            data: Vec::with_capacity(cap),
+        };
+        for seq in 0..total {
+            fill(pages, select, &cfg, seq, &mut b, &mut page, &mut comp);
+            emit(&b)?;
+        }
+        return Ok(());
+    }
     let pool = Pool {
         free: Mutex::new(
             (0..cfg.pool)
@@ -154,7 +185,7 @@ pub(crate) fn run(
                         pool.put(b);
                         return;
                     }
-                    fill(mem, select, &cfg, seq, &mut b, &mut page, &mut comp);
+                    fill(pages, select, &cfg, seq, &mut b, &mut page, &mut comp);
                     if tx.send(Ok(b)).is_err() {
                         return;
                     }
@@ -189,7 +220,7 @@ pub(crate) fn run(
 }
 
 fn fill(
-    mem: &dyn PhysicalMemory,
+    pages: &Pages<'_>,
     select: &Bitmap,
     cfg: &Config,
     seq: u64,
@@ -202,10 +233,15 @@ fn fill(
     b.data.clear();
     let start = seq * cfg.batch_pfns;
     for pfn in select.ones(start, start + cfg.batch_pfns) {
-        let kind = match read_page(mem, pfn, page) {
+        // In place when the source allows it, else copied into `page`.
+        let read = match pages.direct.as_ref().and_then(|d| d.page(pfn)) {
+            Some(p) => Ok(p),
+            None => read_page(pages.mem, pfn, page).map(|()| &*page),
+        };
+        let kind = match read {
             Err(e) => PageKind::Unreadable(e),
-            Ok(()) if cfg.detect_zero && is_zero_page(page) => PageKind::Zero,
-            Ok(()) => {
+            Ok(page) if cfg.detect_zero && is_zero_page(page) => PageKind::Zero,
+            Ok(page) => {
                 let at = b.data.len() as u32;
                 match comp.compress(page) {
                     Some(c) => {

@@ -2,7 +2,7 @@
 //! compression, through `dumpfile`'s reader, including the flattened stream.
 
 use dumpfile::testutil::{kernel_notes, test_page, ElfBuilder, ElfSegment};
-use dumpfile::{Dump, PageState};
+use dumpfile::{Dump, Origin, PageState};
 use dumpwrite::{Compression, DumpLevel, FlatSink, KeepAll, Options, OutputFormat, Sink};
 use std::io;
 
@@ -162,4 +162,28 @@ fn struct_page_levels_need_a_filter() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("not available"), "{e}");
+}
+
+/// Our kdump output names its creator in a note that readers tell apart
+/// from makedumpfile's, without counting it as a CPU; rewriting our own
+/// output keeps one such note.
+#[test]
+fn kdump_output_is_labelled_panicdump() {
+    let src = Dump::from_bytes(source()).unwrap();
+    let once = Dump::from_bytes(write(&src, OutputFormat::Kdump, Compression::Zstd, 1, 1)).unwrap();
+    assert_eq!(once.format().origin, Origin::Panicdump);
+    assert!(
+        once.format().to_string().ends_with(", panicdump"),
+        "{}",
+        once.format()
+    );
+    assert_eq!(once.kdump_header().unwrap().nr_cpus, 2);
+    assert_eq!(once.cpus().len(), 2);
+    let twice =
+        Dump::from_bytes(write(&once, OutputFormat::Kdump, Compression::Lzo, 1, 2)).unwrap();
+    assert_eq!(twice.format().origin, Origin::Panicdump);
+    let mut ours = 0;
+    twice.for_each_note(|n| ours += usize::from(n.name == dumpfile::PANICDUMP_NOTE_NAME));
+    assert_eq!(ours, 1);
+    check(&src, &twice, 1);
 }

@@ -1,0 +1,118 @@
+//! Zero-copy page access for mapped ELF sources.
+//!
+//! The second pass reads every selected page once (at `-d 1`, every RAM
+//! page, to find the zero ones). Going through `PhysicalMemory::read_pfn`
+//! copies each page out of the mapping first; for an ELF source that is
+//! mapped (`Dump::open`), the page can instead be looked at where it lies.
+//! This resolves physical pages to file offsets from the `PT_LOAD` headers
+//! and hands out slices of the mapping, for pages that lie wholly inside the
+//! file-backed part of one segment; anything else (holes, partial pages,
+//! filtered tails, kdump-compressed or `pread` sources) returns `None` and
+//! the caller takes the copying path.
+//!
+//! It must pick the same bytes as `dumpfile`'s ELF reader: where segments
+//! overlap, that reader lets x86_64 kernel-text segments (virtual address at
+//! or above `__START_KERNEL_map`) fill only what the RAM segments leave, and
+//! the first RAM segment in header order win. So text segments are ignored
+//! here, and if two RAM segments overlap, the fast path is off altogether.
+
+use dumpfile::{ByteSource, Dump};
+
+const PT_LOAD: u32 = 1;
+const EM_X86_64: u16 = 62;
+const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// More program headers than this: not worth it (and not a kernel dump).
+const MAX_PHDRS: u64 = 1 << 16;
+
+/// A RAM segment: physical `[start, start + file_len)` is at file `offset`.
+#[derive(Clone, Copy, Debug)]
+struct Load {
+    start: u64,
+    /// Physical end of the whole segment (`p_paddr + p_memsz`).
+    end: u64,
+    /// Physical end of the file-backed part.
+    file_end: u64,
+    offset: u64,
+}
+
+/// Physical page → slice of a mapped ELF source.
+#[derive(Debug)]
+pub(crate) struct DirectPages<'a> {
+    src: &'a ByteSource,
+    loads: Vec<Load>,
+    page_size: u64,
+}
+
+impl<'a> DirectPages<'a> {
+    /// Set up for `dump`, or `None` when its pages cannot be looked at in
+    /// place (not ELF, not mapped, unusual segment layout).
+    pub(crate) fn new(dump: &'a Dump) -> Option<DirectPages<'a>> {
+        let src = dump.source();
+        if dump.kdump_header().is_some() || !src.is_in_memory() || src.is_flattened() {
+            return None;
+        }
+        let machine = dump.elf_machine()?;
+        let ps = dump.memory().page_size();
+        let mut eh = [0u8; 64];
+        src.read_at(0, &mut eh).ok()?;
+        // ELF64 little-endian only, like the writers' header parsing.
+        if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+            return None;
+        }
+        let u64at =
+            |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+        let phoff = u64at(&eh, 32);
+        let phentsize = u64::from(u16::from_le_bytes([eh[54], eh[55]]));
+        let phnum = u64::from(u16::from_le_bytes([eh[56], eh[57]]));
+        if phentsize < 56 || phnum > MAX_PHDRS {
+            return None;
+        }
+        let mut loads = Vec::new();
+        let mut ph = [0u8; 56];
+        for i in 0..phnum {
+            src.read_at(phoff.checked_add(i.checked_mul(phentsize)?)?, &mut ph)
+                .ok()?;
+            if u32::from_le_bytes([ph[0], ph[1], ph[2], ph[3]]) != PT_LOAD {
+                continue;
+            }
+            let (offset, vaddr, paddr) = (u64at(&ph, 8), u64at(&ph, 16), u64at(&ph, 24));
+            let (filesz, memsz) = (u64at(&ph, 32), u64at(&ph, 40));
+            if machine == EM_X86_64 && vaddr >= START_KERNEL_MAP {
+                continue;
+            }
+            let end = paddr.checked_add(memsz)?;
+            offset.checked_add(memsz)?;
+            loads.push(Load {
+                start: paddr,
+                end,
+                file_end: paddr + filesz.min(memsz),
+                offset,
+            });
+        }
+        loads.sort_by_key(|l| l.start);
+        // Overlapping RAM segments: header order decides, which a sorted
+        // table cannot express; leave those dumps to the copying path.
+        if loads.windows(2).any(|w| w[1].start < w[0].end) {
+            return None;
+        }
+        Some(DirectPages {
+            src,
+            loads,
+            page_size: ps,
+        })
+    }
+
+    /// The bytes of page frame `pfn`, when they lie in place in the file.
+    #[inline]
+    pub(crate) fn page(&self, pfn: u64) -> Option<&'a [u8]> {
+        let start = pfn.checked_mul(self.page_size)?;
+        let end = start.checked_add(self.page_size)?;
+        let i = self.loads.partition_point(|l| l.end <= start);
+        let l = self.loads.get(i)?;
+        if l.start > start || end > l.file_end {
+            return None;
+        }
+        self.src
+            .slice(l.offset + (start - l.start), self.page_size as usize)
+    }
+}
