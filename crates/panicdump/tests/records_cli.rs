@@ -270,3 +270,43 @@ fn prune_keeps_the_newest() {
         "{list}"
     );
 }
+
+/// Without limit flags, `prune` applies the config's `[retention]`, as
+/// `collect` does; a config it cannot read deletes nothing.
+#[test]
+fn prune_without_flags_follows_the_configured_retention() {
+    let (state, lab_id, seeded_id) = populate("records_cli_prune_config");
+    let config = state.join("config.toml");
+    let prune = |args: &[&str]| {
+        panicdump()
+            .args(args)
+            .env("PANICDUMP_STATE_DIR", &state)
+            .env("PANICDUMP_CONFIG", &config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // No age limit: the records' crash times are fixed, the clock is not.
+    std::fs::write(&config, "[retention]\nmax_age_days = 0\n").unwrap();
+    let o = prune(&["prune"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to delete"));
+
+    std::fs::write(&config, "[retention]\nmax_count = 1\nmax_age_days = 0\n").unwrap();
+    let o = prune(&["prune"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("deleted {lab_id}")), "{out}");
+    let list = ok(&state, &["list"]);
+    assert!(list.contains(&seeded_id) && !list.contains(&lab_id), "{list}");
+
+    std::fs::write(&config, "[retention\nmax_count = 0\n").unwrap();
+    let o = prune(&["prune"]);
+    assert!(!o.status.success(), "a broken config must not prune");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[retention]"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(ok(&state, &["list"]).contains(&seeded_id));
+}

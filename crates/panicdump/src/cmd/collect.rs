@@ -373,23 +373,12 @@ fn announce(store: &Store, sum: &mut CollectSummary) {
     }
 }
 
-/// The `[retention]` limits of the configuration (0: no limit of that sort).
-fn retention_policy(r: &config::Retention) -> crashdb::retention::Policy {
-    crashdb::retention::Policy {
-        max_count: (r.max_count > 0).then_some(r.max_count as usize),
-        max_age_secs: (r.max_age_days > 0).then_some(i64::from(r.max_age_days) * 86_400),
-        max_bytes: (r.max_size.0 > 0).then_some(r.max_size.0),
-    }
-}
-
 /// Delete the oldest records beyond the configured `[retention]` limits;
 /// never one this run wrote or found, never one that cannot be read. An
 /// unreadable configuration deletes nothing: its defaults might be far
 /// below what the administrator asked for.
 fn apply_retention(store: &Store, sum: &mut CollectSummary) {
-    let path = std::env::var_os("PANICDUMP_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    let path = super::config::system_config_path();
     let cfg = match config::load(&path) {
         Ok(c) => c.config,
         Err(e) => {
@@ -399,7 +388,7 @@ fn apply_retention(store: &Store, sum: &mut CollectSummary) {
         }
     };
     let keep: Vec<String> = sum.records.iter().map(|r| r.id.clone()).collect();
-    let policy = retention_policy(&cfg.retention);
+    let policy = super::records::retention_policy(&cfg.retention);
     match crashdb::retention::prune_after_collect(store, &policy, now(), &keep) {
         Ok(p) => sum.pruned = p,
         Err(e) => sum.errors.push(format!("retention: {e}")),

@@ -57,6 +57,12 @@ pub fn config_path(root: &Root, flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| root.path(config::DEFAULT_PATH))
 }
 
+/// The live system's config file: `PANICDUMP_CONFIG`, else
+/// `/etc/panicdump/config.toml`.
+pub fn system_config_path() -> PathBuf {
+    config_path(&Root::default(), None)
+}
+
 /// Load the configuration (a missing file is all defaults), printing
 /// warnings for unknown keys.
 pub fn load(root: &Root, flag: Option<&Path>) -> anyhow::Result<config::Config> {

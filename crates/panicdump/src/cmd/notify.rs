@@ -68,9 +68,7 @@ impl NotifySettings {
     /// silence a crash.
     pub fn from_config() -> Self {
         let mut s = Self::default();
-        let path = std::env::var_os("PANICDUMP_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+        let path = super::config::system_config_path();
         match config::load(&path) {
             Ok(loaded) => {
                 s.journal = loaded.config.notify.journal;

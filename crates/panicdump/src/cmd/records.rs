@@ -104,13 +104,13 @@ pub struct ReportArgs {
 /// Arguments of `panicdump prune`.
 #[derive(clap::Args, Debug)]
 pub struct PruneArgs {
-    /// Keep at most N records (default 50 when no limit is given).
+    /// Keep at most N records (without any limit flag: the config's [retention], by default 50).
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
-    /// Delete records older than D days (default 90 when no limit is given).
+    /// Delete records older than D days (without any limit flag: [retention], by default 90).
     #[arg(long, value_name = "D")]
     pub keep_days: Option<u32>,
-    /// Keep the newest records up to SIZE in total (default 2G when no limit is given).
+    /// Keep the newest records up to SIZE in total (without any limit flag: [retention], by default 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub keep_bytes: Option<u64>,
     /// Only say what would be deleted.
@@ -424,11 +424,25 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `[retention]` limits of the configuration (0: no limit of that sort).
+pub(crate) fn retention_policy(r: &config::Retention) -> Policy {
+    Policy {
+        max_count: (r.max_count > 0).then_some(r.max_count as usize),
+        max_age_secs: (r.max_age_days > 0).then_some(i64::from(r.max_age_days) * 86_400),
+        max_bytes: (r.max_size.0 > 0).then_some(r.max_size.0),
+    }
+}
+
 /// Run `panicdump prune`.
 pub fn run_prune(args: PruneArgs) -> anyhow::Result<ExitCode> {
     let store = args.state.store();
     let policy = if args.keep.is_none() && args.keep_days.is_none() && args.keep_bytes.is_none() {
-        Policy::default_limits()
+        // The limits `collect` applies, so a manual prune agrees with it.
+        // An unreadable config is an error, never a guess at the limits.
+        let path = super::config::system_config_path();
+        let loaded = config::load(&path)
+            .with_context(|| format!("reading [retention] from {}", path.display()))?;
+        retention_policy(&loaded.config.retention)
     } else {
         Policy {
             max_count: args.keep,

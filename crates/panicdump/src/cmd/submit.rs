@@ -102,12 +102,7 @@ pub fn settings_from_env(base: Settings) -> anyhow::Result<Settings> {
     serde_json::from_value(v).context("applying PANICDUMP_SUBMIT_* settings")
 }
 
-/// The config file: `PANICDUMP_CONFIG`, else `/etc/panicdump/config.toml`.
-fn config_path() -> PathBuf {
-    std::env::var_os("PANICDUMP_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
-}
+use super::config::system_config_path as config_path;
 
 /// Map the config file's `[submit]` section onto the client's settings.
 pub fn settings_from_config(c: &config::Submit) -> Settings {
