@@ -14,6 +14,10 @@ pub const RAMOOPS_PARAMS: &str = "/sys/module/ramoops/parameters";
 /// Runtime switch of the `crash_kexec_post_notifiers` kernel parameter.
 pub const POST_NOTIFIERS: &str = "/sys/module/kernel/parameters/crash_kexec_post_notifiers";
 
+/// drm_panic's choice of panic screen (`user`, `kmsg`, `qr_code`); the
+/// parameter exists when the kernel has drm_panic (6.10+).
+pub const PANIC_SCREEN: &str = "/sys/module/drm/parameters/panic_screen";
+
 /// The sysctls `status` reports (name under /proc/sys with dots).
 pub const SYSCTLS: &[&str] = &[
     "kernel.panic",
@@ -50,6 +54,45 @@ pub struct State {
     pub cmdline: String,
     /// The running kernel release.
     pub release: Option<String>,
+    /// What the kernel can draw on screen when it panics (drm_panic).
+    pub panic_screen: Option<PanicScreen>,
+}
+
+/// drm_panic as this kernel was built and is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PanicScreen {
+    /// `drm.panic_screen` now (`user`, `kmsg`, `qr_code`).
+    pub mode: String,
+    /// Built with the QR-code screen (`CONFIG_DRM_PANIC_SCREEN_QR_CODE`);
+    /// `None` when the kernel's config file is not readable.
+    pub qr_code: Option<bool>,
+    /// The QR code's URL prefix (`CONFIG_DRM_PANIC_SCREEN_QR_CODE_URL`),
+    /// fixed when the kernel was built; empty: the code holds raw data.
+    pub qr_url: Option<String>,
+}
+
+impl PanicScreen {
+    /// Read the mode from sysfs and the QR options from the kernel's
+    /// config (`/boot/config-<release>`, as Debian, Fedora and Arch's
+    /// kernel packages install it).
+    fn read(root: &Root, release: Option<&str>) -> Option<PanicScreen> {
+        let mode = root.read_trim(PANIC_SCREEN)?;
+        let config = release.and_then(|r| root.read_trim(format!("/boot/config-{r}")));
+        let option = |name: &str| {
+            config.as_deref().and_then(|c| {
+                c.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+        };
+        Some(PanicScreen {
+            mode,
+            qr_code: config
+                .as_ref()
+                .map(|_| option("CONFIG_DRM_PANIC_SCREEN_QR_CODE").as_deref() == Some("y")),
+            qr_url: option("CONFIG_DRM_PANIC_SCREEN_QR_CODE_URL"),
+        })
+    }
 }
 
 impl State {
@@ -65,6 +108,7 @@ impl State {
             }
         }
         ramoops.sort();
+        let release = root.read_trim("/proc/sys/kernel/osrelease");
         Self {
             crash_loaded: root.read_trim(CRASH_LOADED).map(|v| v == "1"),
             crash_size: root.read_trim(CRASH_SIZE).and_then(|v| v.parse().ok()),
@@ -78,7 +122,8 @@ impl State {
                 .map(|n| (n.to_string(), root.read_trim(sysctl_path(n))))
                 .collect(),
             cmdline: root.read_trim("/proc/cmdline").unwrap_or_default(),
-            release: root.read_trim("/proc/sys/kernel/osrelease"),
+            panic_screen: PanicScreen::read(root, release.as_deref()),
+            release,
         }
     }
 

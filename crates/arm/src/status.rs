@@ -65,6 +65,9 @@ impl Status {
                 "kernel.panic_on_oops is not 1: an oops does not panic and is not captured".into(),
             );
         }
+        if let Some(s) = &state.panic_screen {
+            reasons.push(panic_screen_reason(s));
+        }
         Self {
             kdump_armed,
             pstore_armed,
@@ -78,6 +81,30 @@ impl Status {
     pub fn armed(&self) -> bool {
         self.kdump_armed || self.pstore_armed
     }
+}
+
+/// What the screen shows at a panic, and where a QR code leads: the URL
+/// prefix is compiled into the kernel, so `setup` cannot point it at a
+/// crash server; `panicdump qr` decodes a scanned code wherever it points.
+fn panic_screen_reason(s: &crate::state::PanicScreen) -> String {
+    let mut r = format!("drm_panic: panic screen {:?}", s.mode);
+    match (s.qr_code, s.qr_url.as_deref()) {
+        (Some(true), url) => {
+            if s.mode != "qr_code" {
+                r.push_str("; a QR code is available with drm.panic_screen=qr_code");
+            }
+            match url {
+                Some(u) if !u.is_empty() => r.push_str(&format!(
+                    "; the code links to {u} (set when the kernel was built); \
+                     `panicdump qr URL` decodes a scanned code"
+                )),
+                _ => r.push_str("; the code holds raw data, no URL"),
+            }
+        }
+        (Some(false), _) => r.push_str(" (this kernel has no QR-code screen)"),
+        (None, _) => r.push_str(" (kernel config not found: QR-code support unknown)"),
+    }
+    r
 }
 
 impl fmt::Display for Status {

@@ -176,6 +176,43 @@ fn status_of_fake_roots() {
     );
     let text = s.to_string();
     assert!(text.starts_with("armed:  yes\n"));
+    assert!(!text.contains("drm_panic"), "no drm module, nothing said");
+
+    // A 6.14 kernel built with the QR screen and Arch's URL prefix.
+    put(&f.0, "/sys/module/drm/parameters/panic_screen", "kmsg\n");
+    put(
+        &f.0,
+        "/boot/config-6.1.0-test",
+        "CONFIG_DRM_PANIC=y\nCONFIG_DRM_PANIC_SCREEN=\"kmsg\"\nCONFIG_DRM_PANIC_SCREEN_QR_CODE=y\n\
+         CONFIG_DRM_PANIC_SCREEN_QR_CODE_URL=\"https://panic.archlinux.org/panic_report#\"\n",
+    );
+    let s = Status::from_state(State::read(&Root::new(&f.0)));
+    let screen = s.state.panic_screen.as_ref().expect("drm_panic seen");
+    assert_eq!(screen.qr_code, Some(true));
+    assert_eq!(
+        screen.qr_url.as_deref(),
+        Some("https://panic.archlinux.org/panic_report#")
+    );
+    let reason = s
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("drm_panic"))
+        .unwrap();
+    assert!(reason.contains("drm.panic_screen=qr_code"), "{reason}");
+    assert!(
+        reason.contains("links to https://panic.archlinux.org/panic_report#"),
+        "{reason}"
+    );
+
+    // Built without the QR screen.
+    put(
+        &f.0,
+        "/boot/config-6.1.0-test",
+        "CONFIG_DRM_PANIC=y\n# CONFIG_DRM_PANIC_SCREEN_QR_CODE is not set\n",
+    );
+    let s = Status::from_state(State::read(&Root::new(&f.0)));
+    assert_eq!(s.state.panic_screen.as_ref().unwrap().qr_code, Some(false));
+    assert!(s.to_string().contains("this kernel has no QR-code screen"));
 }
 
 /// The config's `sysctl.panic_print`, `sysctl.crash_kexec_post_notifiers`
