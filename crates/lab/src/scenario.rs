@@ -773,6 +773,7 @@ fn run_scenario(
     ];
     if scenario.mode.kdump() {
         args.push(format!("crashkernel={}", p.crashkernel));
+        args.push(format!("log_buf_len={KDUMP_LOG_BUF_LEN}"));
     }
     if scenario.mode.pstore() {
         args.push(RamoopsLayout::for_memory(p.memory_mib).memmap_arg());
@@ -873,6 +874,14 @@ fn run_scenario(
 pub const CRASHKERNEL_MIN_MIB: u64 = 96;
 /// How far above [`CRASHKERNEL_MIN_MIB`] `panicdump arm estimate` may land.
 pub const ESTIMATE_SLACK_MIB: u64 = 16;
+
+/// `log_buf_len=` of the first kernel in kdump modes, as setup should add
+/// next to `crashkernel=`. Debian's 128 KiB buffer is overwritten by a
+/// printk flood on another CPU between the panic message and the crash
+/// kernel (about 146 KB measured under TCG, docs/lab.md), losing the panic;
+/// 1 MiB keeps it with room to spare, for about 4.5 MiB of the first
+/// kernel's memory (text plus one 112-byte descriptor per 32 bytes).
+pub const KDUMP_LOG_BUF_LEN: &str = "1M";
 
 /// Step of the `crashkernel=` search, MiB.
 pub const CRASHKERNEL_STEP_MIB: u64 = 8;

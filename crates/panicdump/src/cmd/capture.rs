@@ -390,16 +390,37 @@ fn mount(fstype: &str, dev: &str, dir: &str) -> bool {
 }
 
 /// Load the modules listed (absolute paths, in order) in `order`.
+///
+/// A loaded module's file is then deleted when it lives in a RAM-backed
+/// root (the crash kernel's unpacked initramfs): the kernel holds its own
+/// copy, and the file's pages (ext4.ko alone is 2 MB) are memory the
+/// small `crashkernel=` reservation needs for the dump.
 fn load_modules(order: &Path) {
     let Ok(list) = fs::read_to_string(order) else {
         return;
     };
+    let mut freed = 0u64;
     for m in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match sys::load_module(Path::new(m)) {
+        let path = Path::new(m);
+        match sys::load_module(path) {
             Ok(()) => step(&format!("loaded {m}")),
             Err(e) if e.raw_os_error() == Some(sys::EEXIST) => {}
-            Err(e) => step(&format!("loading {m}: {e}")),
+            Err(e) => {
+                step(&format!("loading {m}: {e}"));
+                continue;
+            }
         }
+        if sys::on_ram_filesystem(path) {
+            let len = fs::metadata(path).map_or(0, |md| md.len());
+            if fs::remove_file(path).is_ok() {
+                freed += len;
+            }
+        }
+    }
+    if freed > 0 {
+        step(&format!(
+            "removed the loaded module files from the initramfs ({freed} bytes freed)"
+        ));
     }
 }
 
@@ -663,6 +684,25 @@ mod sys {
         }
     }
 
+    /// True when `path` is on tmpfs or ramfs (statfs(2)), i.e. its bytes
+    /// are held in RAM, as in an unpacked initramfs.
+    #[allow(clippy::unnecessary_cast)] // f_type and the magics vary by arch
+    pub fn on_ram_filesystem(path: &Path) -> bool {
+        let Ok(p) = cstr(path.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: an all-zero statfs is a valid value to be overwritten.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: valid NUL-terminated path and a live out-pointer.
+        if unsafe { libc::statfs(p.as_ptr(), &mut st) } != 0 {
+            return false;
+        }
+        let magic = st.f_type as i64;
+        // RAMFS_MAGIC (linux/magic.h); not exported by the libc crate.
+        const RAMFS_MAGIC: i64 = 0x8584_58f6;
+        magic == libc::TMPFS_MAGIC as i64 || magic == RAMFS_MAGIC
+    }
+
     /// sync(2).
     pub fn sync() {
         // SAFETY: no arguments, cannot fail.
@@ -682,6 +722,26 @@ mod sys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ram_filesystems_are_told_apart() {
+        // Every tmpfs mount the kernel lists is one; /proc never is.
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+        let tmpfs: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(2) == Some(&"tmpfs")).then(|| f[1])
+            })
+            // Escaped names and mounts this user cannot reach are skipped.
+            .filter(|dir| !dir.contains('\\') && Path::new(dir).metadata().is_ok())
+            .collect();
+        for dir in &tmpfs {
+            assert!(sys::on_ram_filesystem(Path::new(dir)), "{dir}");
+        }
+        assert!(!sys::on_ram_filesystem(Path::new("/proc/self")));
+        assert!(!sys::on_ram_filesystem(Path::new("/nonexistent/x.ko")));
+    }
 
     #[test]
     fn ext4_and_vfat_superblocks() {
