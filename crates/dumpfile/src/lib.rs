@@ -6,6 +6,10 @@
 //! machine's RAM through one [`PhysicalMemory`] interface, plus the metadata the
 //! layers above need: [`VmcoreInfo`] and the per-CPU register notes.
 //!
+//! [`Dump::open`] maps the file (zero-copy reads); [`Dump::open_unmapped`]
+//! reads it with `pread` instead, for sources whose mapping is costly (the
+//! crash kernel's `/proc/vmcore`).
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dump = dumpfile::Dump::open(std::path::Path::new("vmcore"))?;

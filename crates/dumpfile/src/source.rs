@@ -111,7 +111,8 @@ pub struct ByteSource {
 impl std::fmt::Debug for ByteSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ByteSource")
-            .field("raw_len", &self.raw().len())
+            .field("stored_len", &self.stored_len())
+            .field("in_memory", &self.is_in_memory())
             .field("flattened", &self.flat.is_some())
             .field("len", &self.len())
             .finish()
