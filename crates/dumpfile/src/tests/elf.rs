@@ -115,6 +115,20 @@ fn proc_vmcore_read_unmapped_from_a_file() {
     d.for_each_note(|n| names.push(String::from_utf8_lossy(n.name).into_owned()));
     assert_eq!(names, ["CORE", "CORE", "VMCOREINFO"]);
 
+    // A page the file can no longer give (as /proc/vmcore answering EIO) is
+    // an I/O read error for that page, not a crash of the reader.
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(file.len() as u64 / 2)
+        .unwrap();
+    let last = *want.keys().last().unwrap();
+    assert!(matches!(
+        d.memory().read_pfn(last, &mut [0u8; 4096]),
+        Err(ReadError::Io { addr, .. }) if addr == last * 4096
+    ));
+
     let flat = dir.join("vmcore.flat");
     std::fs::write(&flat, flatten_file(&file, 4096)).unwrap();
     let err = Dump::open_unmapped(&flat).unwrap_err().to_string();
