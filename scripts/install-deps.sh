@@ -20,6 +20,10 @@ APT_PACKAGES=(
   binutils            # nm: symbol table of the debug vmlinux, checks kallsyms
   time                # /usr/bin/time: peak RSS in bench-dump.sh
   e2fsprogs           # mkfs.ext4: the lab's dump-target disks
+  xfsprogs            # mkfs.xfs: the lab's xfs dump target (tests/targets.rs)
+  btrfs-progs         # mkfs.btrfs, btrfs restore: the btrfs dump target, read back unmounted
+  dosfstools          # mkfs.vfat: the vfat dump target
+  mtools              # mcopy -s: reads the vfat target back without mounting
   make                # kbuild of the lab's test kernel module (crates/lab/kmod)
   gcc                 # the same (Debian's kernel headers are built with gcc-12)
   chromium            # headless browser: the server dashboard's page tests

@@ -146,10 +146,16 @@ pub fn fs_modules(fstype: &str) -> Vec<Want> {
     match fstype {
         "ext2" | "ext3" | "ext4" => vec![want("crc32c_generic", false), want("ext4", true)],
         "xfs" | "btrfs" => vec![want("crc32c_generic", false), want(fstype, true)],
-        // FAT's default codepage and iocharset are separate modules.
+        // FAT's default codepage and iocharset are separate modules, and a
+        // mount without options fails when the iocharset is absent ("IO
+        // charset ascii not found"). The defaults are build options:
+        // codepage 437 everywhere; iocharset iso8859-1 upstream, ascii on
+        // Debian, utf8 on others. All are a few KiB, so all go in.
         "vfat" | "msdos" => vec![
             want("nls_cp437", false),
             want("nls_iso8859_1", false),
+            want("nls_ascii", false),
+            want("nls_utf8", false),
             want(fstype, true),
         ],
         other => vec![want(other, true)],
@@ -440,6 +446,24 @@ kernel/fs/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2.ko
         assert_eq!(raw, plain.bytes);
         assert_eq!(z.report.unpacked_bytes, plain.bytes.len() as u64);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// vfat's mount loads its default iocharset (Debian: ascii) and
+    /// codepage; btrfs and xfs checksum with crc32c, a soft dependency.
+    #[test]
+    fn filesystem_soft_dependencies() {
+        let names =
+            |fs: &str| -> Vec<String> { fs_modules(fs).into_iter().map(|w| w.name).collect() };
+        let vfat = names("vfat");
+        for nls in ["nls_cp437", "nls_ascii", "nls_iso8859_1", "nls_utf8"] {
+            assert!(vfat.iter().any(|n| n == nls), "vfat lacks {nls}: {vfat:?}");
+        }
+        assert!(fs_modules("vfat")
+            .iter()
+            .all(|w| w.required == (w.name == "vfat")));
+        for fs in ["xfs", "btrfs"] {
+            assert_eq!(names(fs), ["crc32c_generic", fs]);
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //!   crash kernel's `/init` writes to an ext4 disk found by UUID and
 //!   reboots, `panicdump collect` records the crash in the second boot; the
 //!   disk's capture and state directories are kept (`disk/`);
+//! - [`target`]: the same chain to xfs, btrfs and vfat targets found by
+//!   UUID, read back on the host without mounting (`mcopy`, `btrfs
+//!   restore`, a cpio the xfs guest writes);
 //! - [`selftest`]: `panicdump test` end to end (arm from the config file,
 //!   sysrq-c, capture, collect and `panicdump test --report` at the next boot).
 //!
@@ -47,6 +50,7 @@ pub mod qmp;
 mod run;
 pub mod scenario;
 pub mod selftest;
+pub mod target;
 
 pub use artifact::{Artifact, Meta};
 pub use error::{LabError, Result};
@@ -56,3 +60,4 @@ pub use lab::{
 };
 pub use params::{Params, Recipe};
 pub use scenario::{Mode, PanicKind, Scenario, ScenarioOutcome};
+pub use target::{TargetFs, TargetOutcome};

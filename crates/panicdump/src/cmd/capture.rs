@@ -465,6 +465,9 @@ fn apply_cmdline(args: &mut CaptureArgs, line: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where the `--target-uuid` filesystem is mounted.
+const TARGET_MOUNT: &str = "/run/panicdump-target";
+
 /// Find the block device named by `spec` (`UUID=..`, a bare UUID, or a
 /// `/dev/..` path) and mount it on `/run/panicdump-target`. Devices can
 /// appear late after their driver loads: retry for ten seconds.
@@ -483,7 +486,7 @@ fn mount_target(spec: &str) -> Result<PathBuf> {
     let Some((dev, fstype)) = found else {
         bail!("no filesystem {spec} found");
     };
-    let mnt = PathBuf::from("/run/panicdump-target");
+    let mnt = PathBuf::from(TARGET_MOUNT);
     fs::create_dir_all(&mnt).with_context(|| format!("creating {}", mnt.display()))?;
     let devs = dev.display().to_string();
     let mnts = mnt.display().to_string();
@@ -491,6 +494,16 @@ fn mount_target(spec: &str) -> Result<PathBuf> {
         bail!("cannot mount {devs} on {mnts}");
     }
     Ok(mnt)
+}
+
+/// Unmount the target before the reboot: journaling filesystems would
+/// recover, but vfat keeps its dirty bit set when not unmounted ("Volume
+/// was not properly unmounted" and a fsck prompt at the next mount).
+/// Not mounted (a `--target` directory) is fine.
+fn unmount_target() {
+    if sys::unmount(TARGET_MOUNT).is_ok() {
+        step(&format!("unmounted {TARGET_MOUNT}"));
+    }
 }
 
 fn find_device(spec: &str) -> Option<(PathBuf, &'static str)> {
@@ -580,11 +593,13 @@ fn act(action: Action) {
         Action::None => {}
         Action::Reboot => {
             step("syncing, rebooting");
+            unmount_target();
             sys::sync();
             sys::reboot(false);
         }
         Action::Poweroff => {
             step("syncing, powering off");
+            unmount_target();
             sys::sync();
             sys::reboot(true);
         }
@@ -593,6 +608,7 @@ fn act(action: Action) {
             if let Err(e) = std::process::Command::new("/bin/sh").status() {
                 step(&format!("/bin/sh: {e}"));
             }
+            unmount_target();
             sys::sync();
             sys::reboot(false);
         }
@@ -648,6 +664,17 @@ mod sys {
         // SAFETY: valid NUL-terminated strings that outlive the call.
         let r = unsafe { c_mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), 0, std::ptr::null()) };
         if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// umount(2), no flags.
+    pub fn unmount(target: &str) -> io::Result<()> {
+        let t = cstr(target.as_bytes())?;
+        // SAFETY: a valid NUL-terminated path that outlives the call.
+        if unsafe { libc::umount(t.as_ptr()) } == 0 {
             Ok(())
         } else {
             Err(io::Error::last_os_error())

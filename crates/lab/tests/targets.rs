@@ -1,0 +1,126 @@
+//! The capture chain to dump targets other than ext4, one real guest per
+//! filesystem (a couple of TCG minutes each on the first run; cached
+//! under target/lab afterwards): `panicdump arm --fs <type>`, sysrq-c,
+//! `panicdump capture` finds the target by UUID and writes the log, a
+//! `-d 31` dump and its status, reboot, `panicdump collect`. The host reads
+//! the disk itself (`mcopy -s`, `btrfs restore`; for xfs a cpio the guest
+//! writes with busybox) and opens the dump with `panicdump info`.
+
+use lab::progress::Progress;
+use lab::{Lab, TargetFs};
+use std::path::{Path, PathBuf};
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn check(fs: TargetFs) {
+    let lab = Lab::from_env().expect("lab configuration");
+    let o = lab.target_chain(fs).expect("target chain artifact");
+    let console = std::fs::read_to_string(o.console_log()).expect("console.log");
+    let marker = &o.meta.marker;
+    eprintln!(
+        "{fs}: qemu {}s, capture initramfs {:?} B, {:?}, read with {}",
+        o.meta.qemu_s, o.meta.capture_initrd_bytes, o.meta.estimate, o.meta.extracted_with
+    );
+    // The crash kernel found the target by UUID and mounted it as `fs`.
+    assert!(
+        console.contains(&format!("({fs}) on /run/panicdump-target")),
+        "{fs}: capture did not mount the target as {fs}"
+    );
+    // It unmounted it before rebooting (vfat keeps a dirty bit otherwise).
+    assert!(
+        console.contains("panicdump capture: unmounted /run/panicdump-target"),
+        "{fs}: capture did not unmount the target"
+    );
+    assert!(
+        !console.contains("Volume was not properly unmounted"),
+        "{fs}: the second boot found the target dirty"
+    );
+    assert_eq!(o.meta.collect_rc, 0, "{fs}: panicdump collect failed");
+
+    // The capture directory, as the host read it off the disk.
+    let caps = subdirs(&o.dump_dir());
+    assert_eq!(caps.len(), 1, "{fs}: one capture: {caps:?}");
+    let cap = &caps[0];
+    let status = std::fs::read_to_string(cap.join("status.json")).expect("status.json");
+    assert!(status.contains("\"ok\": true"), "{fs}: {status}");
+    assert!(status.contains("\"level\": 31"), "{fs}: {status}");
+    let dmesg = std::fs::read_to_string(cap.join("dmesg.txt")).expect("dmesg.txt");
+    assert!(dmesg.contains("Kernel panic - not syncing: sysrq triggered crash"));
+    assert!(
+        dmesg.contains(marker.as_str()),
+        "{fs}: capture dmesg lacks the marker"
+    );
+    assert!(
+        !cap.join("vmcore.kdump.incomplete").exists(),
+        "{fs}: dump left incomplete"
+    );
+    assert!(
+        cap.join(".collected").is_file(),
+        "{fs}: capture not marked collected"
+    );
+
+    // The record `panicdump collect` wrote in the second boot.
+    let recs = subdirs(&o.state_dir().join("crashes"));
+    let rec = recs
+        .iter()
+        .find(|d| {
+            let t = std::fs::read_to_string(d.join("dmesg.txt")).unwrap_or_default();
+            t.contains("Kernel panic - not syncing: sysrq triggered crash")
+                && t.contains(marker.as_str())
+        })
+        .unwrap_or_else(|| panic!("{fs}: no record with the panic and the marker among {recs:?}"));
+    let meta = std::fs::read_to_string(rec.join("record.json")).expect("record.json");
+    assert!(meta.contains("capture:"), "{fs}: {meta}");
+    let dump = rec.join("dump-vmcore.kdump");
+    assert!(dump.is_file(), "{} missing", dump.display());
+
+    // The dump opens on the host.
+    let bin = lab
+        .static_panicdump(&Progress::new("targets-test", false))
+        .expect("static panicdump");
+    let out = std::process::Command::new(&bin)
+        .arg("info")
+        .arg(&dump)
+        .output()
+        .expect("run panicdump info");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{fs}: panicdump info {}: {}{}",
+        dump.display(),
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&o.meta.release), "{text}");
+    assert!(text.contains("Dump level:    31"), "{text}");
+    assert!(
+        text.contains("Panic:         Kernel panic - not syncing: sysrq triggered crash"),
+        "{text}"
+    );
+}
+
+#[test]
+fn capture_to_vfat_found_by_volume_id() {
+    check(TargetFs::Vfat);
+}
+
+#[test]
+fn capture_to_btrfs_found_by_uuid() {
+    check(TargetFs::Btrfs);
+}
+
+#[test]
+fn capture_to_xfs_found_by_uuid() {
+    check(TargetFs::Xfs);
+}
