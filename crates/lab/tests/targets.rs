@@ -124,3 +124,49 @@ fn capture_to_btrfs_found_by_uuid() {
 fn capture_to_xfs_found_by_uuid() {
     check(TargetFs::Xfs);
 }
+
+/// Measurement, not a check (`cargo test -p lab --test targets --
+/// --ignored --nocapture`): each target in a 2 GiB guest at
+/// `crashkernel=$PANICDUMP_LAB_TARGET_CK` (default 96M, the ext4 minimum
+/// in docs/lab.md); prints whether the capture completed and what it cost.
+#[test]
+#[ignore = "measurement for docs/lab.md; several QEMU minutes"]
+fn crashkernel_per_target() {
+    let lab = Lab::from_env().expect("lab configuration");
+    let ck = std::env::var("PANICDUMP_LAB_TARGET_CK").unwrap_or_else(|_| "96M".into());
+    let only = std::env::var("PANICDUMP_LAB_TARGET_FS").ok();
+    let params = lab::Params {
+        memory_mib: 2048,
+        smp: 1,
+        crashkernel: ck.clone(),
+    };
+    for fs in TargetFs::ALL {
+        if only.as_deref().is_some_and(|o| o != fs.name()) {
+            continue;
+        }
+        let o = lab
+            .target_chain_with(fs, &params, false)
+            .expect("target chain");
+        let console = std::fs::read_to_string(o.console_log()).unwrap_or_default();
+        let line = |p: &str| {
+            console
+                .lines()
+                .rev()
+                .find(|l| l.contains(p))
+                .unwrap_or("-")
+                .to_string()
+        };
+        println!(
+            "{fs} crashkernel={ck}: complete {}; capture initramfs {:?} B; {:?}\n  {}\n  {}\n  {}",
+            console.contains("panicdump capture: capture complete"),
+            o.meta.capture_initrd_bytes,
+            o.meta.estimate,
+            line("removed the loaded module files"),
+            line("panicdump capture: memory:"),
+            line("saved the dump"),
+        );
+        if !console.contains("panicdump capture: capture complete") {
+            println!("  last kernel lines: {}", line("Kernel panic"));
+        }
+    }
+}
