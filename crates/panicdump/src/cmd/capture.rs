@@ -816,6 +816,73 @@ mod tests {
         assert_eq!(got, Some(("ext4", uuid.to_string())));
     }
 
+    /// Real xfs, btrfs and vfat (FAT32 and FAT16) images made by their
+    /// mkfs: the UUID (volume id for FAT) the capture matches. Skipped where
+    /// a tool is missing, except in CI (scripts/install-deps.sh installs them).
+    #[test]
+    fn probes_real_xfs_btrfs_vfat_images() {
+        let cases: [(&str, &[&str], u64, &str, &str); 4] = [
+            (
+                "mkfs.xfs",
+                &[
+                    "-f",
+                    "-q",
+                    "-m",
+                    "uuid=0b5e55ed-0000-4000-8000-00000000f5f5",
+                ],
+                320,
+                "xfs",
+                "0b5e55ed-0000-4000-8000-00000000f5f5",
+            ),
+            (
+                "mkfs.btrfs",
+                &["-f", "-q", "-U", "0b5e55ed-0000-4000-8000-0000000b7f55"],
+                128,
+                "btrfs",
+                "0b5e55ed-0000-4000-8000-0000000b7f55",
+            ),
+            (
+                "mkfs.vfat",
+                &["-F", "32", "-i", "5EEDC4A1"],
+                64,
+                "vfat",
+                "5eed-c4a1",
+            ),
+            (
+                "mkfs.vfat",
+                &["-F", "16", "-i", "0000BEEF"],
+                16,
+                "vfat",
+                "0000-beef",
+            ),
+        ];
+        for (i, (mkfs, args, mib, fstype, uuid)) in cases.into_iter().enumerate() {
+            let img = std::env::temp_dir()
+                .join(format!("panicdump-probe-{}-{i}.img", std::process::id()));
+            let made = File::create(&img)
+                .and_then(|f| f.set_len(mib << 20))
+                .and_then(|_| {
+                    std::process::Command::new(mkfs)
+                        .args(args)
+                        .arg(&img)
+                        .output()
+                });
+            let ok = matches!(&made, Ok(o) if o.status.success());
+            if !ok {
+                let _ = fs::remove_file(&img);
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{mkfs} {args:?} failed in CI: {made:?}"
+                );
+                eprintln!("skipped {mkfs}: {made:?}");
+                continue;
+            }
+            let got = probe_superblock(&img);
+            let _ = fs::remove_file(&img);
+            assert_eq!(got, Some((fstype, uuid.to_string())), "{mkfs} {args:?}");
+        }
+    }
+
     #[test]
     fn cmdline_options_override_flags() {
         use clap::Parser;
