@@ -273,7 +273,7 @@ pub(crate) fn write(
     sink.write_at(notes_off, &meta.notes)
         .map_err(io("the notes"))?;
 
-    let mut data = Coalescer::new(4 << 20, data_start);
+    let mut data = Coalescer::new(1 << 20, data_start);
     let zero = vec![0u8; ps as usize];
     let cfg = pipeline::Config::new(opts.threads, crate::Compression::None, false);
     let max_pfn = emit_bm.len();
@@ -297,8 +297,11 @@ pub(crate) fn write(
             sum.data_pages += 1;
         }
         sum.bytes_in += b.pages.len() as u64 * ps;
-        // Every RELEASE_EVERY bytes read, drop the source pages from our page tables.
-        since_release += b.pages.len() as u64 * ps;
+        // Every RELEASE_EVERY bytes of physical address space passed, drop
+        // the source pages from our page tables. Counted by span, not by
+        // pages read: each fault maps the pages around the one read too
+        // (fault-around), so sparse reads (-d 31) map more than they read.
+        since_release += cfg.batch_pfns * ps;
         if since_release >= RELEASE_EVERY {
             since_release = 0;
             release();

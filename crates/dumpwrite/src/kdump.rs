@@ -190,7 +190,7 @@ pub(crate) fn write(
         filtered_pages: plan.filtered,
         ..Default::default()
     };
-    let mut data = Coalescer::new(4 << 20, layout.data);
+    let mut data = Coalescer::new(1 << 20, layout.data);
     let mut descs = Coalescer::new(64 << 10, layout.descs);
     let zero_desc = opts
         .level
@@ -243,8 +243,11 @@ pub(crate) fn write(
             descs.push(&d);
         }
         sum.bytes_in += b.pages.len() as u64 * ps;
-        // Every RELEASE_EVERY bytes read, drop the source pages from our page tables.
-        since_release += b.pages.len() as u64 * ps;
+        // Every RELEASE_EVERY bytes of physical address space passed, drop
+        // the source pages from our page tables. Counted by span, not by
+        // pages read: each fault maps the pages around the one read too
+        // (fault-around), so sparse reads (-d 31) map more than they read.
+        since_release += cfg.batch_pfns * ps;
         if since_release >= RELEASE_EVERY {
             since_release = 0;
             release();

@@ -46,7 +46,7 @@ use dumpfile::{Dump, PageState, PhysicalMemory, Utsname};
 
 /// Source bytes read between two releases of the source mapping: bounds
 /// the resident set an mmap'd source adds (see `source::release_mapping`).
-pub(crate) const RELEASE_EVERY: u64 = 8 << 20;
+pub(crate) const RELEASE_EVERY: u64 = 4 << 20;
 
 /// The container written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -9,6 +9,9 @@
 //! one page buffer and one compressor per worker. Nothing is allocated per
 //! page. A batch number is only claimed by a worker that already holds a
 //! buffer, so the batch the writer waits for is always being worked on.
+//!
+//! With one thread there is no pipeline: the calling thread fills and emits
+//! each batch in turn from one buffer.
 
 use crate::bitmap::Bitmap;
 use crate::compress::{Compression, PageCompressor};
