@@ -230,6 +230,7 @@ mod tests {
                 start: 0x3fe0_0000,
                 size: 1 << 20,
             }),
+            log_buf_len: None,
             notes: vec![],
         }
     }

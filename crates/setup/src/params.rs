@@ -1,5 +1,6 @@
-//! The kernel command-line parameters setup adds: `crashkernel=` for kdump
-//! and a `memmap=SIZE$ADDR` reservation for ramoops.
+//! The kernel command-line parameters setup adds: `crashkernel=` and a
+//! larger `log_buf_len=` for kdump, and a `memmap=SIZE$ADDR` reservation for
+//! ramoops.
 
 use arm::ramoops::{parse_size, Region};
 use arm::{estimate, state::State, Root};
@@ -13,6 +14,13 @@ pub const ASSUMED_INITRD_UNPACKED: u64 = 24 << 20;
 /// `crashkernel=` when the kernel image cannot be read to estimate.
 pub const FALLBACK_CRASHKERNEL: &str = "256M";
 
+/// `log_buf_len=` with kdump. The crash kernel reads the log from the old
+/// kernel's buffer, and a printk storm on another CPU can overwrite the
+/// panic in a default 128 KiB buffer before the crash kernel runs (the lab's
+/// `nmi-flood` scenario saw 146 KB of flood after the panic line). 1 MiB
+/// costs about 4.5 MiB of RAM (text plus record descriptors).
+pub const LOG_BUF_LEN: &str = "1M";
+
 /// What to add to the command line, and why things were left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Additions {
@@ -20,6 +28,8 @@ pub struct Additions {
     pub crashkernel: Option<String>,
     /// ramoops region to reserve; `None`: none needed or one exists.
     pub memmap: Option<Region>,
+    /// `log_buf_len=` value to add; `None`: not kdump, or one is set.
+    pub log_buf_len: Option<String>,
     /// Explanations for the user.
     pub notes: Vec<String>,
 }
@@ -33,6 +43,9 @@ impl Additions {
         }
         if let Some(r) = self.memmap {
             v.push(memmap_param(r));
+        }
+        if let Some(l) = &self.log_buf_len {
+            v.push(format!("log_buf_len={l}"));
         }
         v
     }
@@ -167,6 +180,20 @@ pub fn compute(root: &Root, cfg: &Config, existing: &[String]) -> Additions {
                 a.notes.push(note);
                 a.crashkernel = Some(value);
             }
+        }
+        match existing.iter().find_map(|p| p.strip_prefix("log_buf_len=")) {
+            Some(have) => {
+                let small =
+                    parse_size(have).is_some_and(|n| n < parse_size(LOG_BUF_LEN).unwrap_or(0));
+                a.notes.push(if small {
+                    format!(
+                        "keeping the existing log_buf_len={have}; {LOG_BUF_LEN} keeps a panic through a printk storm"
+                    )
+                } else {
+                    format!("keeping the existing log_buf_len={have}")
+                });
+            }
+            None => a.log_buf_len = Some(LOG_BUF_LEN.to_string()),
         }
     }
     if cfg.mode.wants_pstore() {

@@ -160,7 +160,7 @@ fn grub_dropin_debian() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         line,
-        format!("console=ttyS0 quiet crashkernel={ck} memmap=1M$0x1ff00000")
+        format!("console=ttyS0 quiet crashkernel={ck} memmap=1M$0x1ff00000 log_buf_len=1M")
     );
     // The estimate: 63.6 MiB kernel + runtime + an assumed 8 MiB image.
     let mib: u64 = ck.trim_end_matches('M').parse().unwrap();
@@ -214,7 +214,7 @@ fn grub_main_file_arch_with_pacman() {
     assert!(grub.starts_with("GRUB_CMDLINE_LINUX_DEFAULT=\"loglevel=3 quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n# BEGIN panicdump"), "{grub}");
     let line = bootline::grub_cmdline(&t.root()).unwrap();
     assert!(line.starts_with("loglevel=3 quiet crashkernel="), "{line}");
-    assert!(line.ends_with("memmap=1M$0x1ff00000"));
+    assert!(line.ends_with("memmap=1M$0x1ff00000 log_buf_len=1M"), "{line}");
     // The file keeps its mode.
     let mode = std::fs::metadata(t.root().path("/etc/default/grub"))
         .unwrap()
@@ -240,7 +240,7 @@ fn kernel_install_only() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        format!("root=UUID=1234 rw  quiet splash crashkernel={ck} memmap=1M$0x1ff00000\n")
+        format!("root=UUID=1234 rw  quiet splash crashkernel={ck} memmap=1M$0x1ff00000 log_buf_len=1M\n")
     );
     let mode = std::fs::metadata(t.root().path("/etc/kernel/cmdline"))
         .unwrap()
@@ -274,7 +274,7 @@ fn kernel_install_without_cmdline_file_uses_proc_cmdline() {
     let ck = r.plan.additions.crashkernel.clone().unwrap();
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        format!("root=/dev/vda1 ro quiet crashkernel={ck} memmap=1M$0x1ff00000\n")
+        format!("root=/dev/vda1 ro quiet crashkernel={ck} memmap=1M$0x1ff00000 log_buf_len=1M\n")
     );
     undo_restores(&t, &before);
 }
@@ -287,7 +287,7 @@ fn both_grub_and_kernel_install() {
     let before = t.snapshot();
     let r = run(&t, &Config::default());
     let ck = r.plan.additions.crashkernel.clone().unwrap();
-    let want_tail = format!("crashkernel={ck} memmap=1M$0x1ff00000");
+    let want_tail = format!("crashkernel={ck} memmap=1M$0x1ff00000 log_buf_len=1M");
     assert!(bootline::grub_cmdline(&t.root())
         .unwrap()
         .ends_with(&want_tail));
@@ -317,16 +317,29 @@ fn existing_crashkernel_is_kept_unless_configured() {
     let t = Tree::new("existing");
     t.write(
         "/etc/default/grub",
-        "GRUB_CMDLINE_LINUX=\"crashkernel=512M memmap=2M\\\\\\$0x30000000\"\n",
+        "GRUB_CMDLINE_LINUX=\"crashkernel=512M log_buf_len=512K memmap=2M\\\\\\$0x30000000\"\n",
     );
     std::fs::create_dir_all(t.root().path("/etc/default/grub.d")).unwrap();
-    t.write("/etc/kernel/cmdline", "root=/dev/sda2 crashkernel=384M\n");
+    t.write(
+        "/etc/kernel/cmdline",
+        "root=/dev/sda2 crashkernel=384M log_buf_len=512K\n",
+    );
     let before = t.snapshot();
     let r = run(&t, &Config::default());
     assert!(
         r.plan.additions.params().is_empty(),
         "{:?}",
         r.plan.additions
+    );
+    // A smaller log buffer is the administrator's choice, but said.
+    assert!(
+        r.plan
+            .additions
+            .notes
+            .iter()
+            .any(|n| n.contains("keeping the existing log_buf_len=512K; 1M")),
+        "{:?}",
+        r.plan.additions.notes
     );
     assert!(r
         .plan
@@ -341,7 +354,7 @@ fn existing_crashkernel_is_kept_unless_configured() {
     assert!(!t.exists("/etc/default/grub.d/panicdump.cfg"));
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        "root=/dev/sda2 crashkernel=384M\n"
+        "root=/dev/sda2 crashkernel=384M log_buf_len=512K\n"
     );
     undo_restores(&t, &before);
 
@@ -352,13 +365,13 @@ fn existing_crashkernel_is_kept_unless_configured() {
     run(&t, &cfg);
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        "root=/dev/sda2 crashkernel=1G-:256M\n"
+        "root=/dev/sda2 log_buf_len=512K crashkernel=1G-:256M\n"
     );
     // The kernel uses the last crashkernel= it sees: ours.
     let line = bootline::grub_cmdline(&t.root()).unwrap();
     assert_eq!(
         line,
-        "crashkernel=512M memmap=2M$0x30000000 crashkernel=1G-:256M"
+        "crashkernel=512M log_buf_len=512K memmap=2M$0x30000000 crashkernel=1G-:256M"
     );
     undo_restores(&t, &before);
 }
@@ -386,7 +399,7 @@ fn twice_is_idempotent_and_keeps_the_true_original() {
     run(&t, &cfg);
     assert_eq!(
         t.read("/etc/kernel/cmdline"),
-        "root=UUID=1234 rw  quiet splash crashkernel=300M memmap=1M$0x1ff00000\n"
+        "root=UUID=1234 rw  quiet splash crashkernel=300M memmap=1M$0x1ff00000 log_buf_len=1M\n"
     );
     assert!(t
         .read("/etc/sysctl.d/90-panicdump.conf")
