@@ -298,7 +298,10 @@ fn prune_without_flags_follows_the_configured_retention() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(&format!("deleted {lab_id}")), "{out}");
     let list = ok(&state, &["list"]);
-    assert!(list.contains(&seeded_id) && !list.contains(&lab_id), "{list}");
+    assert!(
+        list.contains(&seeded_id) && !list.contains(&lab_id),
+        "{list}"
+    );
 
     std::fs::write(&config, "[retention\nmax_count = 0\n").unwrap();
     let o = prune(&["prune"]);

@@ -8,10 +8,10 @@ mod common;
 fn short_load_loses_and_duplicates_nothing() {
     for backend in common::backends() {
         let env = common::start(backend, |c| {
-        // One token stands for a whole fleet here; the per-token budget has
-        // its own test (bad_input.rs).
-        c.token_per_minute = 0
-    });
+            // One token stands for a whole fleet here; the per-token budget has
+            // its own test (bad_input.rs).
+            c.token_per_minute = 0
+        });
         let work = tempfile::tempdir().unwrap();
         let templates = common::load::templates(work.path());
         let r = common::load::run(env.addr(), &env.token, templates, 20, 3.0);

@@ -214,7 +214,10 @@ fn grub_main_file_arch_with_pacman() {
     assert!(grub.starts_with("GRUB_CMDLINE_LINUX_DEFAULT=\"loglevel=3 quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n# BEGIN panicdump"), "{grub}");
     let line = bootline::grub_cmdline(&t.root()).unwrap();
     assert!(line.starts_with("loglevel=3 quiet crashkernel="), "{line}");
-    assert!(line.ends_with("memmap=1M$0x1ff00000 log_buf_len=1M"), "{line}");
+    assert!(
+        line.ends_with("memmap=1M$0x1ff00000 log_buf_len=1M"),
+        "{line}"
+    );
     // The file keeps its mode.
     let mode = std::fs::metadata(t.root().path("/etc/default/grub"))
         .unwrap()
