@@ -262,6 +262,14 @@ impl Coalescer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Write what is buffered, then `data` straight after it, unbuffered.
+    pub(crate) fn write_through(&mut self, sink: &mut dyn Sink, data: &[u8]) -> io::Result<()> {
+        self.flush(sink)?;
+        sink.write_at(self.start, data)?;
+        self.start += data.len() as u64;
+        Ok(())
+    }
+
     pub(crate) fn flush(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         if !self.buf.is_empty() {
             sink.write_at(self.start, &self.buf)?;
