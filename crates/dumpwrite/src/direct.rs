@@ -64,7 +64,9 @@ impl<'a> DirectPages<'a> {
         let phoff = u64at(&eh, 32);
         let phentsize = u64::from(u16::from_le_bytes([eh[54], eh[55]]));
         let phnum = u64::from(u16::from_le_bytes([eh[56], eh[57]]));
-        if phentsize < 56 || phnum > MAX_PHDRS {
+        // PN_XNUM (the real count is in section header 0): leave it to
+        // the copying path rather than parse another layout here.
+        if phentsize < 56 || phnum > MAX_PHDRS || phnum == 0xffff {
             return None;
         }
         let mut loads = Vec::new();
@@ -114,5 +116,97 @@ impl<'a> DirectPages<'a> {
         }
         self.src
             .slice(l.offset + (start - l.start), self.page_size as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dumpfile::testutil::{kernel_notes, test_page, ElfBuilder, ElfSegment};
+    use dumpfile::PhysicalMemory;
+
+    const PS: usize = 4096;
+
+    fn seg(paddr: u64, vaddr: u64, pages: u64, filled: u64, salt: u8) -> ElfSegment {
+        let mut data = Vec::new();
+        for i in 0..filled {
+            let mut p = test_page(paddr / PS as u64 + i, PS);
+            p[0] ^= salt;
+            data.extend_from_slice(&p);
+        }
+        ElfSegment {
+            paddr,
+            vaddr,
+            memsz: pages * PS as u64,
+            data,
+        }
+    }
+
+    /// Every page the fast path hands out equals what `dumpfile` reads,
+    /// on a layout with a kernel-text alias holding different bytes, a
+    /// segment not page-aligned, and a filtered tail.
+    fn check(builder: ElfBuilder, expect_direct: bool) {
+        let dump = Dump::from_bytes(builder.build()).unwrap();
+        let direct = DirectPages::new(&dump);
+        assert_eq!(direct.is_some(), expect_direct);
+        let Some(direct) = direct else { return };
+        let mem = dump.memory();
+        let mut buf = vec![0u8; PS];
+        let (mut hits, mut misses) = (0, 0);
+        for pfn in 0..mem.max_pfn() + 2 {
+            match direct.page(pfn) {
+                Some(p) => {
+                    mem.read_pfn(pfn, &mut buf).unwrap();
+                    assert!(p == &buf[..], "pfn {pfn:#x}");
+                    hits += 1;
+                }
+                None => misses += 1,
+            }
+        }
+        assert!(
+            hits > 0x20 && misses > 0,
+            "{hits} in place, {misses} copied"
+        );
+    }
+
+    fn layout() -> ElfBuilder {
+        ElfBuilder {
+            notes: kernel_notes(1, "OSRELEASE=6.1.0-test\nPAGESIZE=4096\n"),
+            segments: vec![
+                // Kernel text aliasing RAM at pfns 0x10..0x18, other bytes.
+                seg(0x10 * PS as u64, START_KERNEL_MAP, 8, 8, 0x55),
+                seg(0x10 * PS as u64, 0xffff_8880_0001_0000, 0x30, 0x30, 0),
+                // Starts mid-page; its last 4 pages have no file data.
+                seg(
+                    0x100 * PS as u64 + 512,
+                    0xffff_8880_0010_0200,
+                    0x20,
+                    0x1c,
+                    0,
+                ),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn in_place_pages_equal_the_reader() {
+        check(layout(), true);
+        let mut aligned = layout();
+        aligned.page_align = true;
+        check(aligned, true);
+    }
+
+    #[test]
+    fn unusual_layouts_take_the_copying_path() {
+        let mut xnum = layout();
+        xnum.pn_xnum = true;
+        check(xnum, false);
+        // Two RAM segments overlapping: header order decides, not here.
+        let mut overlap = layout();
+        overlap
+            .segments
+            .push(seg(0x20 * PS as u64, 0xffff_8880_0002_0000, 4, 4, 0x77));
+        check(overlap, false);
     }
 }
