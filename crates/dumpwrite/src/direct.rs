@@ -123,7 +123,6 @@ impl<'a> DirectPages<'a> {
 mod tests {
     use super::*;
     use dumpfile::testutil::{kernel_notes, test_page, ElfBuilder, ElfSegment};
-    use dumpfile::PhysicalMemory;
 
     const PS: usize = 4096;
 
