@@ -145,7 +145,18 @@ pub fn makedumpfile_output(flags: &[&str], name: &str) -> PathBuf {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let vmcore = lab("kdump");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("makedumpfile-outputs");
+    // Keyed by the vmcore's size and time too: a lab rebuild makes a new
+    // vmcore, and an output of the old one would compare against the
+    // wrong source.
+    let meta = std::fs::metadata(&vmcore).expect("lab vmcore");
+    let stamp = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("makedumpfile-outputs")
+        .join(format!("{}-{stamp}", meta.len()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name);
     if out.exists() {
