@@ -89,21 +89,32 @@ pub struct Artifact {
     pub meta: Meta,
 }
 
+/// The JSON `file` of a finished run directory (recipe, scenario or
+/// target): an error when the run never wrote its `done` marker or the
+/// file does not parse.
+pub(crate) fn load_meta<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> Result<T> {
+    let bad = |msg: String| LabError::Artifact {
+        dir: dir.to_path_buf(),
+        msg,
+    };
+    if !dir.join(DONE).is_file() {
+        return Err(bad("incomplete (no `done` marker)".into()));
+    }
+    let p = dir.join(file);
+    let text = std::fs::read_to_string(&p).ctx("read", &p)?;
+    serde_json::from_str(&text).map_err(|e| bad(format!("{file}: {e}")))
+}
+
 impl Artifact {
     /// Load a complete artifact; errors if `done` or a listed file is missing.
     pub fn load(dir: &Path) -> Result<Self> {
-        let bad = |msg: String| LabError::Artifact {
-            dir: dir.to_path_buf(),
-            msg,
-        };
-        if !dir.join(DONE).is_file() {
-            return Err(bad("incomplete (no `done` marker)".into()));
-        }
-        let text = std::fs::read_to_string(dir.join(META)).ctx("read", dir.join(META))?;
-        let meta: Meta = serde_json::from_str(&text).map_err(|e| bad(format!("meta.json: {e}")))?;
+        let meta: Meta = load_meta(dir, META)?;
         for f in &meta.files {
             if !dir.join(f).exists() {
-                return Err(bad(format!("{f} is missing")));
+                return Err(LabError::Artifact {
+                    dir: dir.to_path_buf(),
+                    msg: format!("{f} is missing"),
+                });
             }
         }
         Ok(Self {

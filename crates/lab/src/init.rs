@@ -42,6 +42,13 @@ pub struct Fill {
 }
 
 impl Fill {
+    /// For guests that never call `fill_memory`.
+    pub const UNUSED: Fill = Fill {
+        text_mib: 1,
+        random_mib: 1,
+        anon_mib: 1,
+    };
+
     /// About a fifth of the guest: enough to be non-trivial without
     /// crowding the first kernel (the crash reservation is excluded).
     pub fn for_memory(memory_mib: u32) -> Self {
@@ -76,6 +83,40 @@ pub struct InitPlan {
     pub fill: Option<Fill>,
     /// Command line of the crash kernel (kdump).
     pub crash_cmdline: String,
+}
+
+/// The shared head of every guest `/init` ([`PRELUDE`]) with its
+/// placeholders filled; `fill` sizes `fill_memory` (guests that never call
+/// it pass [`Fill::UNUSED`]: the sizes only need to parse).
+pub(crate) fn prelude(fill: Fill) -> String {
+    PRELUDE
+        .replace("@TOKEN@", TOKEN_PARAM)
+        .replace("@TEXT@", &fill.text_mib.to_string())
+        .replace("@RANDOM@", &fill.random_mib.to_string())
+        .replace("@ANON@", &fill.anon_mib.to_string())
+        .replace("@DATA@", DATA_SERIAL)
+        .replace("@MARKER@", MARKER_PREFIX)
+}
+
+/// A shell function `load_modules` that insmods `modules` (path under
+/// `/lib/modules/<release>/`, parameters) in order and fails the run on
+/// the first error.
+pub(crate) fn load_modules_fn<'a>(
+    release: &str,
+    modules: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut s = String::from("\nload_modules() {\n    phase modules\n");
+    for (rel, params) in modules {
+        let path = format!("/lib/modules/{release}/{rel}");
+        let args = if params.is_empty() {
+            path.clone()
+        } else {
+            format!("{path} {params}")
+        };
+        let _ = writeln!(s, "    insmod {args} || fail \"insmod {path}\"");
+    }
+    s.push_str("    :\n}\n");
+    s
 }
 
 pub(crate) const PRELUDE: &str = r#"#!/bin/sh
@@ -152,23 +193,14 @@ pub fn init_script(plan: &InitPlan) -> String {
         random_mib: 1,
         anon_mib: 1,
     });
-    let mut s = PRELUDE
-        .replace("@TOKEN@", TOKEN_PARAM)
-        .replace("@TEXT@", &fill.text_mib.to_string())
-        .replace("@RANDOM@", &fill.random_mib.to_string())
-        .replace("@ANON@", &fill.anon_mib.to_string())
-        .replace("@DATA@", DATA_SERIAL)
-        .replace("@MARKER@", MARKER_PREFIX);
-    s.push_str("\nload_modules() {\n    phase modules\n");
-    for m in &plan.modules {
-        let path = format!("/lib/modules/{}/{}", plan.release, m.rel_path);
-        let _ = writeln!(
-            s,
-            "    insmod {path} {params} || fail \"insmod {path}\"",
-            params = m.params
-        );
-    }
-    s.push_str("    :\n}\n\n");
+    let mut s = prelude(fill);
+    s.push_str(&load_modules_fn(
+        &plan.release,
+        plan.modules
+            .iter()
+            .map(|m| (m.rel_path.as_str(), m.params.as_str())),
+    ));
+    s.push('\n');
     s.push_str(&format!(
         "say \"init recipe {} on $(uname -r)\"\n",
         plan.recipe

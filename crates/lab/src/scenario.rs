@@ -13,12 +13,13 @@
 //! Artifacts are cached like recipes, under
 //! `<root>/<release>/scenario-<kind>-<mode>-m<MiB>[-smpN][-ck<size>]/`.
 
-use crate::artifact::{DirLock, DONE};
+use crate::artifact::{load_meta, DirLock, DONE};
 use crate::cmdline::{self, Disk, QemuSpec, RamoopsLayout};
 use crate::error::{IoContext, LabError, Result};
 use crate::host::Kernel;
 use crate::init::{
-    CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CHAIN_UUID, CRASH_KERNEL, MARKER_PREFIX, PRELUDE,
+    load_modules_fn, prelude, Fill, CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CHAIN_UUID,
+    CRASH_KERNEL, MARKER_PREFIX,
 };
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
@@ -352,18 +353,7 @@ const META_FILE: &str = "scenario.json";
 impl ScenarioOutcome {
     /// Load a complete scenario artifact.
     pub fn load(dir: &Path) -> Result<Self> {
-        if !dir.join(DONE).is_file() {
-            return Err(LabError::Artifact {
-                dir: dir.to_path_buf(),
-                msg: "incomplete (no `done` marker)".into(),
-            });
-        }
-        let p = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&p).ctx("read", &p)?;
-        let meta = serde_json::from_str(&text).map_err(|e| LabError::Artifact {
-            dir: dir.to_path_buf(),
-            msg: format!("{META_FILE}: {e}"),
-        })?;
+        let meta = load_meta(dir, META_FILE)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             meta,
@@ -557,21 +547,11 @@ impl Lab {
 pub fn init_script(scenario: &Scenario, release: &str, insmods: &[String]) -> String {
     let mode = scenario.mode;
     let kind = scenario.kind;
-    let mut s = PRELUDE
-        .replace("@TOKEN@", cmdline::TOKEN_PARAM)
-        .replace("@MARKER@", MARKER_PREFIX)
-        // fill_memory is not used by scenarios; its sizes only need to parse.
-        .replace("@TEXT@", "1")
-        .replace("@RANDOM@", "1")
-        .replace("@ANON@", "1")
-        .replace("@DATA@", crate::init::DATA_SERIAL);
-    s.push_str("\nload_modules() {\n    phase modules\n");
-    for m in insmods {
-        s.push_str(&format!(
-            "    insmod /lib/modules/{release}/{m} || fail \"insmod {m}\"\n"
-        ));
-    }
-    s.push_str("    :\n}\n");
+    let mut s = prelude(Fill::UNUSED);
+    s.push_str(&load_modules_fn(
+        release,
+        insmods.iter().map(|m| (m.as_str(), "")),
+    ));
     s.push_str(&format!(
         "say \"init scenario {scenario} on $(uname -r)\"\nTRIGGER=/sys/module/{}/parameters/trigger\n",
         crate::kmod::NAME

@@ -17,7 +17,8 @@
 use crate::cmdline::{self, Disk, QemuSpec, RamoopsLayout};
 use crate::error::{IoContext, Result};
 use crate::init::{
-    CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CHAIN_UUID, MARKER_PREFIX, PRELUDE,
+    load_modules_fn, prelude, Fill, CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CHAIN_UUID,
+    MARKER_PREFIX,
 };
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
@@ -56,19 +57,12 @@ pub fn guest_config() -> String {
 
 /// The guest's `/init`.
 pub fn init_script(insmods: &[String], release: &str) -> String {
-    let mut s = PRELUDE
-        .replace("@TOKEN@", cmdline::TOKEN_PARAM)
-        .replace("@MARKER@", MARKER_PREFIX)
-        .replace("@TEXT@", "1")
-        .replace("@RANDOM@", "1")
-        .replace("@ANON@", "1")
-        .replace("@DATA@", crate::init::DATA_SERIAL);
-    s.push_str("\nphase modules\n");
-    for m in insmods {
-        s.push_str(&format!(
-            "insmod /lib/modules/{release}/{m} || fail \"insmod {m}\"\n"
-        ));
-    }
+    let mut s = prelude(Fill::UNUSED);
+    s.push_str(&load_modules_fn(
+        release,
+        insmods.iter().map(|m| (m.as_str(), "")),
+    ));
+    s.push_str("load_modules\n");
     s.push_str(&format!(
         r#"
 STATE=/mnt/disk/{CHAIN_STATE_DIR}

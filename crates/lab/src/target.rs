@@ -12,12 +12,13 @@
 //!
 //! Artifacts are cached under `<root>/<release>/target-<fs>-m<MiB>-ck<size>/`.
 
-use crate::artifact::{DirLock, DONE};
+use crate::artifact::{load_meta, DirLock, DONE};
 use crate::cmdline::{self, Disk, QemuSpec};
 use crate::error::{IoContext, LabError, Result};
 use crate::host::{self, Kernel};
 use crate::init::{
-    CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CRASH_KERNEL, MARKER_PREFIX, OUT_SERIAL, PRELUDE,
+    load_modules_fn, prelude, Fill, CHAIN_DUMP_DIR, CHAIN_SERIAL, CHAIN_STATE_DIR, CRASH_KERNEL,
+    MARKER_PREFIX, OUT_SERIAL,
 };
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
@@ -183,18 +184,7 @@ const OUT_MIB: u64 = 512;
 impl TargetOutcome {
     /// Load a complete run.
     pub fn load(dir: &Path) -> Result<Self> {
-        if !dir.join(DONE).is_file() {
-            return Err(LabError::Artifact {
-                dir: dir.to_path_buf(),
-                msg: "incomplete (no `done` marker)".into(),
-            });
-        }
-        let p = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&p).ctx("read", &p)?;
-        let meta = serde_json::from_str(&text).map_err(|e| LabError::Artifact {
-            dir: dir.to_path_buf(),
-            msg: format!("{META_FILE}: {e}"),
-        })?;
+        let meta = load_meta(dir, META_FILE)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             meta,
@@ -278,21 +268,11 @@ fn guest_modules(fs: TargetFs) -> Vec<String> {
 
 /// The guest's `/init` of a target run.
 pub fn init_script(fs: TargetFs, release: &str, insmods: &[String]) -> String {
-    let mut s = PRELUDE
-        .replace("@TOKEN@", cmdline::TOKEN_PARAM)
-        .replace("@MARKER@", MARKER_PREFIX)
-        // fill_memory is not used here; its sizes only need to parse.
-        .replace("@TEXT@", "1")
-        .replace("@RANDOM@", "1")
-        .replace("@ANON@", "1")
-        .replace("@DATA@", crate::init::DATA_SERIAL);
-    s.push_str("\nload_modules() {\n    phase modules\n");
-    for m in insmods {
-        s.push_str(&format!(
-            "    insmod /lib/modules/{release}/{m} || fail \"insmod {m}\"\n"
-        ));
-    }
-    s.push_str("    :\n}\n");
+    let mut s = prelude(Fill::UNUSED);
+    s.push_str(&load_modules_fn(
+        release,
+        insmods.iter().map(|m| (m.as_str(), "")),
+    ));
     // XFS: no host extractor, so the second boot archives the directories
     // onto a raw disk (busybox cpio, independent of panicdump).
     let archive = if fs == TargetFs::Xfs {
