@@ -126,27 +126,9 @@ pub struct Pruned {
 /// Apply a policy to a store. Unreadable records count as oldest so they
 /// go first. With `dry_run`, only report.
 pub fn prune(store: &Store, policy: &Policy, now: i64, dry_run: bool) -> Result<Vec<Pruned>> {
-    let entries: Vec<Entry> = store.list()?;
-    let items: Vec<Item> = entries
-        .iter()
-        .map(|e| Item {
-            time: e.time(),
-            bytes: e.bytes,
-        })
-        .collect();
-    let mut out = Vec::new();
-    for (i, reason) in plan(&items, policy, now) {
-        let e = &entries[i];
-        if !dry_run {
-            store.remove(&e.id)?;
-        }
-        out.push(Pruned {
-            id: e.id.clone(),
-            reason,
-            bytes: e.bytes,
-        });
-    }
-    Ok(out)
+    let entries = store.list()?;
+    let doomed = plan(&items_of(&entries), policy, now);
+    remove(store, &entries, doomed, dry_run)
 }
 
 /// Retention after `collect`: like [`prune`], but it never deletes a
@@ -165,18 +147,36 @@ pub fn prune_after_collect(
         .into_iter()
         .filter(|e| e.meta.is_ok())
         .collect();
-    let items: Vec<Item> = entries
+    let doomed = plan_pinned(&items_of(&entries), policy, now, |i| {
+        keep.contains(&entries[i].id)
+    });
+    remove(store, &entries, doomed, false)
+}
+
+/// What [`plan`] needs of each entry.
+fn items_of(entries: &[Entry]) -> Vec<Item> {
+    entries
         .iter()
         .map(|e| Item {
             time: e.time(),
             bytes: e.bytes,
         })
-        .collect();
-    let pinned = |i: usize| keep.contains(&entries[i].id);
+        .collect()
+}
+
+/// Delete the planned entries (unless `dry_run`) and report them.
+fn remove(
+    store: &Store,
+    entries: &[Entry],
+    doomed: Vec<(usize, Reason)>,
+    dry_run: bool,
+) -> Result<Vec<Pruned>> {
     let mut out = Vec::new();
-    for (i, reason) in plan_pinned(&items, policy, now, pinned) {
+    for (i, reason) in doomed {
         let e = &entries[i];
-        store.remove(&e.id)?;
+        if !dry_run {
+            store.remove(&e.id)?;
+        }
         out.push(Pruned {
             id: e.id.clone(),
             reason,
