@@ -194,6 +194,13 @@ impl ByteSource {
         !matches!(self.backing, Backing::Read { .. })
     }
 
+    /// True when the bytes are a mapping of the file (not a copy in memory,
+    /// not read on demand): dropping its pages from the page tables
+    /// (`MADV_DONTNEED`) then loses nothing, they fault back in from the file.
+    pub fn is_file_mapping(&self) -> bool {
+        matches!(self.backing, Backing::Mmap(_))
+    }
+
     /// True when the file is a flattened stream read through its chunk index.
     pub fn is_flattened(&self) -> bool {
         self.flat.is_some()

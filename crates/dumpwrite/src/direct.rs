@@ -117,6 +117,23 @@ impl<'a> DirectPages<'a> {
         self.src
             .slice(l.offset + (start - l.start), self.page_size as usize)
     }
+
+    /// Where in the file the data of frame `pfn` begins, or for a frame
+    /// with no data in the file, where the data of the next frames begins
+    /// (the end of the last segment's data past them all). Monotonic in
+    /// `pfn` when the segments lie in the file in address order, as the
+    /// kernel and QEMU write them.
+    pub(crate) fn file_offset(&self, pfn: u64) -> u64 {
+        let addr = pfn.saturating_mul(self.page_size);
+        let i = self.loads.partition_point(|l| l.file_end <= addr);
+        match self.loads.get(i) {
+            Some(l) => l.offset + addr.saturating_sub(l.start),
+            None => self
+                .loads
+                .last()
+                .map_or(0, |l| l.offset + (l.file_end - l.start)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -151,17 +168,33 @@ mod tests {
         let Some(direct) = direct else { return };
         let mem = dump.memory();
         let mut buf = vec![0u8; PS];
+        let raw = dump.source().raw().as_ptr() as u64;
         let (mut hits, mut misses) = (0, 0);
+        let mut last_offset = 0;
         for pfn in 0..mem.max_pfn() + 2 {
+            // `file_offset` never goes back, and points at the page where
+            // it lies in place (the releaser relies on both).
+            let offset = direct.file_offset(pfn);
+            assert!(
+                offset >= last_offset,
+                "pfn {pfn:#x}: {offset} < {last_offset}"
+            );
+            last_offset = offset;
             match direct.page(pfn) {
                 Some(p) => {
                     mem.read_pfn(pfn, &mut buf).unwrap();
                     assert!(p == &buf[..], "pfn {pfn:#x}");
+                    assert_eq!(p.as_ptr() as u64 - raw, offset, "pfn {pfn:#x}");
                     hits += 1;
                 }
                 None => misses += 1,
             }
         }
+        assert_eq!(
+            last_offset,
+            dump.source().raw().len() as u64,
+            "past the end"
+        );
         assert!(
             hits > 0x20 && misses > 0,
             "{hits} in place, {misses} copied"

@@ -14,7 +14,7 @@ use crate::bitmap::Bitmap;
 use crate::error::WriteError;
 use crate::pipeline::{self, Batch, PageKind, Pages};
 use crate::sink::{Coalescer, Sink};
-use crate::source::SourceMeta;
+use crate::source::{Releaser, SourceMeta};
 use crate::{Options, Plan, Progress, Summary};
 use dumpfile::Utsname;
 
@@ -153,7 +153,7 @@ pub(crate) fn write(
     opts: &Options,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(Progress),
-    release: &dyn Fn(),
+    release: &Releaser,
 ) -> Result<Summary, WriteError> {
     let ps = pages.mem.page_size();
     let max_pfn = plan.keep.len();
@@ -265,11 +265,16 @@ pub(crate) fn write(
         // pages read: each fault maps the pages around the one read too
         // (fault-around), so sparse reads (-d 31) map more than they read.
         since_release += cfg.batch_pfns * ps;
+        let done = ((b.seq + 1) * cfg.batch_pfns).min(max_pfn);
         if since_release >= RELEASE_EVERY {
             since_release = 0;
-            release();
+            match &pages.direct {
+                // Only what lies behind this batch in the file: batches
+                // after it may be being read by other threads right now.
+                Some(d) => release.upto(d.file_offset(done)),
+                None => release.all(),
+            }
         }
-        let done = ((b.seq + 1) * cfg.batch_pfns).min(max_pfn);
         progress(Progress {
             done_pfns: done,
             total_pfns: max_pfn,

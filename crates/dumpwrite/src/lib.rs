@@ -45,7 +45,7 @@ pub use structpage::StructPageFilter;
 use dumpfile::{Dump, PageState, PhysicalMemory, Utsname};
 
 /// Source bytes read between two releases of the source mapping: bounds
-/// the resident set an mmap'd source adds (see `source::release_mapping`).
+/// the resident set an mmap'd source adds (see `source::Releaser`).
 pub(crate) const RELEASE_EVERY: u64 = 4 << 20;
 
 /// The container written.
@@ -241,13 +241,8 @@ pub fn write_dump(
         kdump::add_creator_note(&mut meta);
     }
     let uts = opts.utsname.clone().unwrap_or_else(|| source_utsname(dump));
-    let raw = dump.source().raw();
-    let release_on = opts.release_source_pages;
-    let release = move || {
-        if release_on {
-            source::release_mapping(raw);
-        }
-    };
+    let releaser = source::Releaser::new(dump.source(), opts.release_source_pages);
+    let release = || releaser.all();
     let mut plan = plan(mem, filter, &release)?;
     let mut sum = match opts.format {
         OutputFormat::Kdump => {
@@ -255,7 +250,7 @@ pub fn write_dump(
                 mem,
                 direct: direct::DirectPages::new(dump),
             };
-            kdump::write(&pages, &plan, &meta, &uts, opts, sink, progress, &release)?
+            kdump::write(&pages, &plan, &meta, &uts, opts, sink, progress, &releaser)?
         }
         OutputFormat::Elf => elf::write(dump, &mut plan, &meta, opts, sink, progress, &release)?,
     };

@@ -4,11 +4,14 @@
 //! Worker threads take a free batch buffer from a fixed pool, claim the next
 //! batch number, read and compress its selected pages into the buffer and
 //! send it to the writer (the calling thread), which emits batches strictly
-//! in order and returns each buffer to the pool. Memory is bounded by the
-//! pool: `pool_size × batch_pfns × page_size` bytes of output buffers, plus
-//! one page buffer and one compressor per worker. Nothing is allocated per
-//! page. A batch number is only claimed by a worker that already holds a
-//! buffer, so the batch the writer waits for is always being worked on.
+//! in order and returns each buffer to the pool. The writer is a worker too:
+//! while the batch it must emit next is not ready, it fills one itself, so
+//! `-j N` runs N threads, not N + 1. Memory is bounded by the pool:
+//! `pool_size × batch_pfns × page_size` bytes of output buffers, plus one
+//! page buffer and one compressor per thread. Nothing is allocated per page.
+//! A batch number is only claimed by a thread that already holds a buffer,
+//! and the writer fills the batches it claims at once, so the batch the
+//! writer waits for is always being worked on by a helper.
 //!
 //! With one thread there is no pipeline: the calling thread fills and emits
 //! each batch in turn from one buffer.
@@ -113,6 +116,11 @@ impl Pool {
         }
     }
 
+    /// A free buffer if there is one, without waiting.
+    fn try_take(&self) -> Option<Batch> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
     fn put(&self, b: Batch) {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).push(b);
         self.ready.notify_one();
@@ -170,7 +178,11 @@ pub(crate) fn run(
     let (tx, rx) = mpsc::channel::<Result<Batch, WriteError>>();
 
     std::thread::scope(|s| {
-        for _ in 0..cfg.threads {
+        // `-j N` is N threads in all: N - 1 helpers, and the calling thread,
+        // which writes and fills batches in between. A separate writer
+        // thread would be one thread more than there are cores, and every
+        // batch would cost it a wake-up.
+        for _ in 1..cfg.threads {
             let tx = tx.clone();
             let (pool, next) = (&pool, &next);
             s.spawn(move || {
@@ -198,19 +210,52 @@ pub(crate) fn run(
         drop(tx);
 
         let result = (|| {
+            let mut comp = PageCompressor::new(cfg.compression, ps)?;
+            let mut page = vec![0u8; ps];
             let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
             let mut expected = 0u64;
             while expected < total {
-                let b = rx
-                    .recv()
-                    .map_err(|_| WriteError::Internal("compression workers stopped".into()))??;
-                pending.insert(b.seq, b);
-                while let Some(b) = pending.remove(&expected) {
+                if let Some(b) = pending.remove(&expected) {
                     let r = emit(&b);
                     pool.put(b);
                     r?;
                     expected += 1;
+                    continue;
                 }
+                // Collect what the helpers finished, without waiting.
+                match rx.try_recv() {
+                    Ok(b) => {
+                        let b = b?;
+                        pending.insert(b.seq, b);
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Empty) => {}
+                    Err(mpsc::TryRecvError::Disconnected) if cfg.threads > 1 => {
+                        // Helpers gone while batches are missing: they
+                        // stopped on an error already reported, or died.
+                        if next.load(Ordering::Relaxed) >= total {
+                            return Err(WriteError::Internal("compression workers stopped".into()));
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => {}
+                }
+                // The batch we wait for is not done: do one ourselves,
+                // when a buffer is free and batches are left to claim.
+                if let Some(mut b) = pool.try_take() {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq < total {
+                        fill(pages, select, &cfg, seq, &mut b, &mut page, &mut comp);
+                        pending.insert(seq, b);
+                        continue;
+                    }
+                    pool.put(b);
+                }
+                // Every batch is claimed (or every buffer is out): the one
+                // we wait for is with a helper, which will send it.
+                let b = rx
+                    .recv()
+                    .map_err(|_| WriteError::Internal("compression workers stopped".into()))??;
+                pending.insert(b.seq, b);
             }
             Ok(())
         })();

@@ -3,7 +3,8 @@
 //! the kernel-text mapping; and page reads that cope with partial pages.
 
 use crate::error::WriteError;
-use dumpfile::{Dump, Endian, NoteIter, PhysicalMemory, ReadError};
+use dumpfile::{ByteSource, Dump, Endian, NoteIter, PhysicalMemory, ReadError};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
@@ -191,20 +192,75 @@ pub(crate) fn read_page(
     }
 }
 
+/// Releases the pages of a mapped source from this process's page tables
+/// as a run goes, so reading a large dump does not grow the resident set.
+/// Off (every call a no-op) unless the source is a read-only file mapping.
+#[derive(Debug)]
+pub(crate) struct Releaser<'a> {
+    raw: &'a [u8],
+    on: bool,
+    /// File offset up to which [`Releaser::upto`] has released.
+    done: AtomicU64,
+}
+
+impl<'a> Releaser<'a> {
+    /// For `src`, when `on`; a source that is not a file mapping (a copy
+    /// in memory, whose pages MADV_DONTNEED would discard) is never
+    /// released.
+    pub(crate) fn new(src: &'a ByteSource, on: bool) -> Releaser<'a> {
+        Releaser {
+            raw: src.raw(),
+            on: on && src.is_file_mapping(),
+            done: AtomicU64::new(0),
+        }
+    }
+
+    /// All of the mapping: after reads that may be anywhere (the struct
+    /// page walk, the end of the run).
+    pub(crate) fn all(&self) {
+        if self.on {
+            release_mapping(self.raw);
+        }
+    }
+
+    /// The file bytes from the previous call's `end` up to `end`: what a
+    /// sequential pass has left behind. Pages ahead of it, which other
+    /// threads may be reading, keep their mappings, and the page tables
+    /// are walked only over the window, not over the whole dump each time.
+    pub(crate) fn upto(&self, end: u64) {
+        if !self.on {
+            return;
+        }
+        let end = end.min(self.raw.len() as u64);
+        let start = self.done.swap(end, Ordering::Relaxed);
+        if start < end {
+            release_mapping(&self.raw[start as usize..end as usize]);
+        }
+    }
+}
+
 /// Drop the pages of a file mapping from this process's page tables so a
 /// long sequential read does not grow the resident set (they stay in the
 /// page cache, and fault back in if read again). Only for read-only file
-/// mappings: on anonymous memory MADV_DONTNEED would discard data.
-pub(crate) fn release_mapping(bytes: &[u8]) {
-    let page = 4096usize;
-    let start = bytes.as_ptr() as usize;
-    if bytes.is_empty() || start % page != 0 {
+/// mappings: on anonymous memory MADV_DONTNEED would discard data. A range
+/// not starting on a page boundary starts at the page holding its first
+/// byte (the mapping itself is page-aligned).
+fn release_mapping(bytes: &[u8]) {
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 && (n as usize).is_power_of_two() => n as usize,
+        _ => return,
+    };
+    if bytes.is_empty() {
         return;
     }
+    let first = bytes.as_ptr() as usize;
+    let start = first & !(page - 1);
+    let len = bytes.len() + (first - start);
     // SAFETY: the range is a live read-only file mapping owned by the
     // caller's ByteSource; MADV_DONTNEED on it only drops PTEs, and later
     // reads fault the identical file contents back in.
     unsafe {
-        libc::madvise(start as *mut libc::c_void, bytes.len(), libc::MADV_DONTNEED);
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
     }
 }
