@@ -82,7 +82,8 @@ pub struct DumpArgs {
     /// Write the makedumpfile flattened format (implied by OUT `-`).
     #[arg(short = 'F', long)]
     pub flatten: bool,
-    /// Worker threads reading and compressing pages (default: all CPUs).
+    /// Threads reading and compressing pages, the one writing the output
+    /// included (default: all CPUs).
     #[arg(short = 'j', long = "threads")]
     pub threads: Option<usize>,
     /// Overwrite OUT if it exists.
