@@ -15,15 +15,24 @@ pub const PACKAGED_CAPTURE: &str = "/usr/lib/panicdump/panicdump-capture";
 
 /// `PT_INTERP`: the program header naming the dynamic loader.
 const PT_INTERP: u32 = 3;
+/// `e_type` of a fixed-address executable.
+const ET_EXEC: u16 = 2;
+/// `e_type` of a position-independent executable (or a shared library).
+const ET_DYN: u16 = 3;
 
-/// Whether `elf` (the start of an ELF64 little-endian file, program
+/// Whether `elf` (the start of an ELF64 little-endian executable, program
 /// headers included) asks for a dynamic loader; `None` when it is not
-/// such an ELF file or is cut short.
+/// such a file (not ELF64 LE, or an object file or core dump, which no
+/// kernel would run) or is cut short. Never panics, whatever the header
+/// claims (`fuzz/fuzz_targets/initbin_elf.rs`).
 pub fn needs_loader(elf: &[u8]) -> Option<bool> {
     if elf.get(..6)? != b"\x7fELF\x02\x01" {
         return None;
     }
     let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if !matches!(u16_at(16)?, ET_EXEC | ET_DYN) {
+        return None;
+    }
     let phoff = usize::try_from(u64::from_le_bytes(elf.get(32..40)?.try_into().ok()?)).ok()?;
     let phentsize = usize::from(u16_at(54)?);
     let phnum = usize::from(u16_at(56)?);
@@ -73,6 +82,7 @@ mod tests {
     fn elf(types: &[u32]) -> Vec<u8> {
         let mut v = vec![0u8; 64];
         v[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        v[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
         v[32..40].copy_from_slice(&64u64.to_le_bytes());
         v[54..56].copy_from_slice(&56u16.to_le_bytes());
         v[56..58].copy_from_slice(&(types.len() as u16).to_le_bytes());
@@ -96,6 +106,37 @@ mod tests {
         let mut huge = elf(&[1]);
         huge[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
         assert_eq!(needs_loader(&huge), None);
+    }
+
+    #[test]
+    fn only_executables_answer() {
+        // A static-pie binary is ET_DYN without PT_INTERP.
+        let mut pie = elf(&[1]);
+        pie[16..18].copy_from_slice(&ET_DYN.to_le_bytes());
+        assert_eq!(needs_loader(&pie), Some(false));
+        // An object file (ET_REL) or core dump (ET_CORE) has no PT_INTERP
+        // either, but no kernel runs it as /init: not "static".
+        for e_type in [0u16, 1, 4] {
+            let mut other = elf(&[1]);
+            other[16..18].copy_from_slice(&e_type.to_le_bytes());
+            assert_eq!(needs_loader(&other), None, "e_type {e_type}");
+        }
+        let mut short = elf(&[]);
+        short.truncate(17);
+        assert_eq!(needs_loader(&short), None);
+    }
+
+    #[test]
+    fn object_file_is_not_static() {
+        let dir = std::env::temp_dir().join(format!("arm-initbin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let obj = dir.join("init.o");
+        let mut rel = elf(&[]);
+        rel[16..18].copy_from_slice(&1u16.to_le_bytes());
+        std::fs::write(&obj, rel).unwrap();
+        let answer = is_static(&obj);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!answer.unwrap());
     }
 
     #[test]
