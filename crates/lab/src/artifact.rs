@@ -1,5 +1,6 @@
 //! Artifact directories: layout, `meta.json`, completeness, locking.
 
+use crate::cache::Fingerprint;
 use crate::error::{IoContext, LabError, Result};
 use crate::params::{Params, Recipe};
 use crate::qemu::PhaseMark;
@@ -7,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// Version of the recipes' behaviour, recorded in `meta.json`.
+/// Version of the recipes' behaviour, recorded in `meta.json` and part of
+/// every artifact's fingerprint: bump it when a change the fingerprint
+/// cannot see (a host-side extraction step) alters what artifacts hold.
 pub const LAB_VERSION: u32 = 1;
 /// Marker file written last: its presence means the artifact is complete.
 pub const DONE: &str = "done";
@@ -76,6 +79,10 @@ pub struct Meta {
     pub initramfs_bytes: u64,
     /// Output files, relative to the artifact directory.
     pub files: Vec<String>,
+    /// The inputs the artifact was built from ([`crate::cache`]); absent
+    /// in artifacts of older labs, which are therefore rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// A complete artifact on disk.

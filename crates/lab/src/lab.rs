@@ -1,12 +1,14 @@
 //! [`Lab`]: configuration, the artifact cache, and the entry points.
 
-use crate::artifact::{Artifact, DirLock, DONE};
+use crate::artifact::{Artifact, DirLock, META};
+use crate::cache::{self, CacheState, Fingerprint};
 use crate::error::{IoContext, LabError, Result};
 use crate::host::{self, Kernel};
 use crate::params::{Params, Recipe};
 use crate::progress::Progress;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Environment variable overriding the artifact root.
@@ -17,6 +19,10 @@ pub const ENV_STATIC_BIN: &str = "PANICDUMP_STATIC_BIN";
 pub const ENV_KERNEL: &str = "PANICDUMP_LAB_KERNEL";
 /// Environment variable overriding the per-QEMU-run deadline, seconds.
 pub const ENV_TIMEOUT: &str = "PANICDUMP_LAB_TIMEOUT";
+
+/// The static panicdump binary this process built: every reuse check needs
+/// its digest, so cargo runs once per process, not once per artifact.
+static STATIC_BUILD: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// Default deadline of one QEMU run.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -128,41 +134,34 @@ impl Lab {
 
     /// The artifact of `recipe` with `params`; `force` rebuilds it.
     ///
-    /// Concurrent callers (test processes) serialize on a lock file next to
-    /// the directory, so each artifact is built once.
+    /// Reused only when complete and built from the current inputs (see
+    /// [`crate::cache`]); concurrent callers (test processes) serialize on a
+    /// lock file next to the directory, so each artifact is built once.
     pub fn artifact_with(&self, recipe: Recipe, params: &Params, force: bool) -> Result<Artifact> {
         params.validate(recipe)?;
         let kernel = self.kernel()?;
         let dir = self.root.join(&kernel.release).join(params.key(recipe));
-        let lock_path = dir.with_extension("lock");
         let progress = Progress::new(recipe.name(), self.cfg.progress);
-        if !force {
-            if let Ok(a) = Artifact::load(&dir) {
-                return Ok(a);
-            }
-        }
-        progress.note(&format!("waiting for lock {}", lock_path.display()));
-        let _lock = DirLock::acquire(&lock_path)?;
-        if !force {
-            // Another process may have built it while we waited.
-            if let Ok(a) = Artifact::load(&dir) {
-                progress.note("built by another process");
-                return Ok(a);
-            }
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).ctx("remove", &dir)?;
-        }
-        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
-        progress.note(&format!(
-            "building {} for {}",
-            dir.display(),
-            kernel.release
-        ));
-        crate::run::build(self, &kernel, recipe, params, &dir, &progress)?;
-        std::fs::write(dir.join(DONE), b"").ctx("write", dir.join(DONE))?;
-        progress.note("done");
-        Artifact::load(&dir)
+        let fp = crate::run::fingerprint(self, &kernel, recipe, params, &progress)?;
+        cache::reuse_or_build(&dir, META, &fp, force, &progress, Artifact::load, |dir| {
+            crate::run::build(self, &kernel, recipe, params, dir, &progress)
+        })
+    }
+
+    /// The inputs the artifact of `recipe` with `params` would be built
+    /// from now (builds the static panicdump binary if needed).
+    pub fn recipe_fingerprint(&self, recipe: Recipe, params: &Params) -> Result<Fingerprint> {
+        params.validate(recipe)?;
+        let kernel = self.kernel()?;
+        let progress = Progress::new(recipe.name(), self.cfg.progress);
+        crate::run::fingerprint(self, &kernel, recipe, params, &progress)
+    }
+
+    /// Whether the artifact of `recipe` with `params` would be reused now.
+    pub fn recipe_cache_state(&self, recipe: Recipe, params: &Params) -> Result<CacheState> {
+        let fp = self.recipe_fingerprint(recipe, params)?;
+        let dir = self.artifact_dir(recipe, params)?;
+        Ok(cache::state(&dir, META, &fp, Artifact::load).0)
     }
 
     /// Complete artifacts under the root (all kernels).
@@ -217,6 +216,11 @@ impl Lab {
                 )))
             };
         }
+        // Held through the build: the process's threads wait for one build.
+        let mut built = STATIC_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bin) = built.as_ref().filter(|b| b.is_file()) {
+            return Ok(bin.clone());
+        }
         let ws = workspace_root();
         let target_dir = ws.join("target").join("static");
         let triple = "x86_64-unknown-linux-gnu";
@@ -253,6 +257,7 @@ impl Lab {
                 out.status,
                 bin.display()
             ));
+            *built = Some(bin.clone());
             return Ok(bin);
         }
         if !out.status.success() {
@@ -273,6 +278,7 @@ impl Lab {
                 msg: format!("{} is dynamically linked", bin.display()),
             });
         }
+        *built = Some(bin.clone());
         Ok(bin)
     }
 }

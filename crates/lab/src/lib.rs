@@ -23,7 +23,9 @@
 //!   sysrq-c, capture, collect and `panicdump test --report` at the next boot).
 //!
 //! Artifacts are cached under `<root>/<release>/<key>/` with a `meta.json`,
-//! the serial `console.log` and a `done` marker written last:
+//! the serial `console.log` and a `done` marker written last; one is reused
+//! only while the fingerprint of its inputs in `meta.json` (panicdump
+//! binary, kernel, command lines, guest `/init`) still matches, see [`cache`]:
 //!
 //! ```no_run
 //! let lab = lab::Lab::from_env()?;
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod artifact;
+pub mod cache;
 pub mod cmdline;
 pub mod cpio;
 pub mod elfcore;

@@ -1,6 +1,7 @@
 //! The recipes: prepare inputs, run QEMU, extract results, write meta.json.
 
 use crate::artifact::{self, Durations, Meta, LAB_VERSION};
+use crate::cache::{self, Fingerprint};
 use crate::cmdline::{self, Disk, QemuSpec, RamoopsLayout};
 use crate::cpio;
 use crate::elfcore;
@@ -201,7 +202,32 @@ fn data_image(path: &Path, mib: u32, token: &str) -> Result<()> {
     f.flush().ctx("write", path)
 }
 
-/// Build one artifact into `dir` (empty, locked by the caller).
+/// The inputs an artifact of `recipe` is built from (see [`crate::cache`]).
+pub(crate) fn fingerprint(
+    lab: &Lab,
+    kernel: &Kernel,
+    recipe: Recipe,
+    params: &Params,
+    progress: &Progress,
+) -> Result<Fingerprint> {
+    let panicdump = lab.static_panicdump(progress)?;
+    let (plan, _) = plan(kernel, recipe, params)?;
+    let fp = Fingerprint::base(kernel, &panicdump)?
+        .with(cache::IN_RUN, params.key(recipe))
+        .with(
+            cache::IN_CMDLINE,
+            cmdline::guest_cmdline(recipe, params, cache::TOKEN_PLACEHOLDER),
+        )
+        .with_bytes(cache::IN_INIT, init::init_script(&plan).as_bytes());
+    Ok(if recipe == Recipe::Kdump {
+        fp.with(cache::IN_CRASH_CMDLINE, cmdline::crash_cmdline())
+    } else {
+        fp
+    })
+}
+
+/// Build one artifact into `dir` (empty, locked by the caller); the caller
+/// writes the returned `meta.json`.
 pub(crate) fn build(
     lab: &Lab,
     kernel: &Kernel,
@@ -209,7 +235,7 @@ pub(crate) fn build(
     params: &Params,
     dir: &Path,
     progress: &Progress,
-) -> Result<()> {
+) -> Result<Meta> {
     let start = Instant::now();
     let created_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -335,14 +361,10 @@ pub(crate) fn build(
         },
         initramfs_bytes: initrd.len() as u64,
         files,
+        fingerprint: None,
     };
-    let text = serde_json::to_string_pretty(&meta).map_err(|e| LabError::Artifact {
-        dir: dir.to_path_buf(),
-        msg: format!("meta.json: {e}"),
-    })?;
-    std::fs::write(dir.join(artifact::META), text + "\n").ctx("write", dir.join(artifact::META))?;
     progress.note(&format!("total {:.1}s", start.elapsed().as_secs_f64()));
-    Ok(())
+    Ok(meta)
 }
 
 /// Unix socket paths are limited to 108 bytes: fall back to the temp dir.

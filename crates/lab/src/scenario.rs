@@ -13,7 +13,8 @@
 //! Artifacts are cached like recipes, under
 //! `<root>/<release>/scenario-<kind>-<mode>-m<MiB>[-smpN][-ck<size>]/`.
 
-use crate::artifact::{load_meta, DirLock, DONE};
+use crate::artifact::load_meta;
+use crate::cache::{self, CacheState, Fingerprint};
 use crate::cmdline::{self, Disk, QemuSpec, RamoopsLayout};
 use crate::error::{IoContext, LabError, Result};
 use crate::host::Kernel;
@@ -23,7 +24,7 @@ use crate::init::{
 };
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
-use crate::modules::ModuleDeps;
+use crate::modules::{Module, ModuleDeps};
 use crate::params::Params;
 use crate::progress::Progress;
 use crate::qemu::{console_tail, PhaseMark, QemuRun};
@@ -324,6 +325,9 @@ pub struct ScenarioMeta {
     pub qemu_s: f64,
     /// Whole build, seconds.
     pub total_s: f64,
+    /// The inputs the run was built from ([`crate::cache`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// A finished scenario: its directory and what it left.
@@ -510,37 +514,114 @@ const ARM_MODULES: &[&str] = &["ramoops"];
 const DISK_MIB: u64 = 1024;
 
 impl Lab {
-    /// Run `scenario` (or reuse its complete artifact unless `force`).
+    /// Run `scenario`, or reuse its complete artifact built from the same
+    /// inputs (see [`crate::cache`]) unless `force`.
     pub fn scenario(&self, scenario: &Scenario, force: bool) -> Result<ScenarioOutcome> {
         scenario.validate()?;
         let kernel = self.kernel()?;
         let dir = self.root().join(&kernel.release).join(scenario.key());
         let progress = Progress::new(&scenario.key(), self.config().progress);
-        if !force {
-            if let Ok(o) = ScenarioOutcome::load(&dir) {
-                return Ok(o);
-            }
-        }
-        let _lock = DirLock::acquire(&dir.with_extension("lock"))?;
-        if !force {
-            if let Ok(o) = ScenarioOutcome::load(&dir) {
-                return Ok(o);
-            }
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).ctx("remove", &dir)?;
-        }
-        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
-        progress.note(&format!("building {}", dir.display()));
-        let meta = run_scenario(self, &kernel, scenario, &dir, &progress)?;
-        let text = serde_json::to_string_pretty(&meta).map_err(|e| LabError::Artifact {
-            dir: dir.clone(),
-            msg: format!("{META_FILE}: {e}"),
-        })?;
-        std::fs::write(dir.join(META_FILE), text + "\n").ctx("write", dir.join(META_FILE))?;
-        std::fs::write(dir.join(DONE), b"").ctx("write", dir.join(DONE))?;
-        ScenarioOutcome::load(&dir)
+        let fp = fingerprint(self, &kernel, scenario, &progress)?;
+        cache::reuse_or_build(
+            &dir,
+            META_FILE,
+            &fp,
+            force,
+            &progress,
+            ScenarioOutcome::load,
+            |dir| run_scenario(self, &kernel, scenario, dir, &progress),
+        )
     }
+
+    /// The inputs the artifact of `scenario` would be built from now
+    /// (builds the static panicdump binary if needed).
+    pub fn scenario_fingerprint(&self, scenario: &Scenario) -> Result<Fingerprint> {
+        scenario.validate()?;
+        let kernel = self.kernel()?;
+        let progress = Progress::new(&scenario.key(), self.config().progress);
+        fingerprint(self, &kernel, scenario, &progress)
+    }
+
+    /// Whether the artifact of `scenario` would be reused now.
+    pub fn scenario_cache_state(&self, scenario: &Scenario) -> Result<CacheState> {
+        let fp = self.scenario_fingerprint(scenario)?;
+        let kernel = self.kernel()?;
+        let dir = self.root().join(&kernel.release).join(scenario.key());
+        Ok(cache::state(&dir, META_FILE, &fp, ScenarioOutcome::load).0)
+    }
+}
+
+/// The inputs a scenario's artifact is built from (see [`crate::cache`]).
+fn fingerprint(
+    lab: &Lab,
+    kernel: &Kernel,
+    scenario: &Scenario,
+    progress: &Progress,
+) -> Result<Fingerprint> {
+    let panicdump = lab.static_panicdump(progress)?;
+    let (insmods, _) = guest_modules(kernel, scenario)?;
+    Ok(Fingerprint::base(kernel, &panicdump)?
+        .with(cache::IN_RUN, scenario.key())
+        .with(
+            cache::IN_CMDLINE,
+            guest_cmdline(scenario, cache::TOKEN_PLACEHOLDER),
+        )
+        .with_bytes(
+            cache::IN_INIT,
+            init_script(scenario, &kernel.release, &insmods).as_bytes(),
+        )
+        .with_bytes(cache::IN_KMOD, crate::kmod::SOURCE.as_bytes()))
+}
+
+/// Modules of a scenario guest: those its `/init` loads (paths under the
+/// modules directory, in order) and all it carries (plus what `panicdump
+/// arm` modprobes).
+fn guest_modules(kernel: &Kernel, scenario: &Scenario) -> Result<(Vec<String>, Vec<Module>)> {
+    let deps = ModuleDeps::load(&kernel.modules_dir)?;
+    let wanted: Vec<&str> = DISK_MODULES
+        .iter()
+        .copied()
+        .filter(|m| deps.has(m))
+        .collect();
+    let insmod = deps.closure(&wanted)?;
+    let mut modules = insmod.clone();
+    if scenario.mode.pstore() {
+        if !deps.has("ramoops") {
+            return Err(LabError::Modules {
+                path: kernel.modules_dir.join("modules.dep"),
+                msg: "ramoops is not a module of this kernel; pstore scenarios need it".into(),
+            });
+        }
+        for m in deps.closure(ARM_MODULES)? {
+            if !modules.iter().any(|x| x.rel_path == m.rel_path) {
+                modules.push(m);
+            }
+        }
+    }
+    let insmods = insmod.iter().map(|m| m.rel_path.clone()).collect();
+    Ok((insmods, modules))
+}
+
+/// Kernel command line of a scenario's first boot.
+fn guest_cmdline(scenario: &Scenario, token: &str) -> String {
+    let p = &scenario.params;
+    let mut args = vec![
+        "console=ttyS0,115200".to_string(),
+        "panic=1".into(),
+        "loglevel=6".into(),
+        // The IO-APIC timer check fails on a loaded host under TCG ("IO-APIC +
+        // timer doesn't work!" panics at boot); it proves nothing here.
+        "no_timer_check".into(),
+    ];
+    if scenario.mode.kdump() {
+        args.push(format!("crashkernel={}", p.crashkernel));
+        args.push(format!("log_buf_len={KDUMP_LOG_BUF_LEN}"));
+    }
+    if scenario.mode.pstore() {
+        args.push(RamoopsLayout::for_memory(p.memory_mib).memmap_arg());
+    }
+    args.push(format!("{}={token}", cmdline::TOKEN_PARAM));
+    args.join(" ")
 }
 
 /// The guest's `/init` of a scenario.
@@ -676,28 +757,7 @@ fn run_scenario(
     let ko = crate::kmod::build(lab.root(), kernel)?;
     let token = random_token()?;
 
-    let deps = ModuleDeps::load(&kernel.modules_dir)?;
-    let wanted: Vec<&str> = DISK_MODULES
-        .iter()
-        .copied()
-        .filter(|m| deps.has(m))
-        .collect();
-    let insmod = deps.closure(&wanted)?;
-    let mut modules = insmod.clone();
-    if scenario.mode.pstore() {
-        if !deps.has("ramoops") {
-            return Err(LabError::Modules {
-                path: kernel.modules_dir.join("modules.dep"),
-                msg: "ramoops is not a module of this kernel; pstore scenarios need it".into(),
-            });
-        }
-        for m in deps.closure(ARM_MODULES)? {
-            if !modules.iter().any(|x| x.rel_path == m.rel_path) {
-                modules.push(m);
-            }
-        }
-    }
-    let insmods: Vec<String> = insmod.iter().map(|m| m.rel_path.clone()).collect();
+    let (insmods, modules) = guest_modules(kernel, scenario)?;
     let mut extra_files = Vec::new();
     for f in [
         "modules.dep",
@@ -743,23 +803,7 @@ fn run_scenario(
     std::fs::write(&initrd_path, &initrd).ctx("write", &initrd_path)?;
 
     let p = &scenario.params;
-    let mut args = vec![
-        "console=ttyS0,115200".to_string(),
-        "panic=1".into(),
-        "loglevel=6".into(),
-        // The IO-APIC timer check fails on a loaded host under TCG ("IO-APIC +
-        // timer doesn't work!" panics at boot); it proves nothing here.
-        "no_timer_check".into(),
-    ];
-    if scenario.mode.kdump() {
-        args.push(format!("crashkernel={}", p.crashkernel));
-        args.push(format!("log_buf_len={KDUMP_LOG_BUF_LEN}"));
-    }
-    if scenario.mode.pstore() {
-        args.push(RamoopsLayout::for_memory(p.memory_mib).memmap_arg());
-    }
-    args.push(format!("{}={token}", cmdline::TOKEN_PARAM));
-    let guest_cmdline = args.join(" ");
+    let guest_cmdline = guest_cmdline(scenario, &token);
 
     let disk = dir.join("disk.img");
     ext4_image(&disk, DISK_MIB)?;
@@ -845,6 +889,7 @@ fn run_scenario(
         phases,
         qemu_s: round(qemu_s),
         total_s: round(start.elapsed().as_secs_f64()),
+        fingerprint: None,
     })
 }
 

@@ -12,7 +12,8 @@
 //!
 //! Artifacts are cached under `<root>/<release>/target-<fs>-m<MiB>-ck<size>/`.
 
-use crate::artifact::{load_meta, DirLock, DONE};
+use crate::artifact::load_meta;
+use crate::cache::{self, Fingerprint};
 use crate::cmdline::{self, Disk, QemuSpec};
 use crate::error::{IoContext, LabError, Result};
 use crate::host::{self, Kernel};
@@ -22,7 +23,7 @@ use crate::init::{
 };
 use crate::initramfs::{self, Contents};
 use crate::lab::Lab;
-use crate::modules::ModuleDeps;
+use crate::modules::{Module, ModuleDeps};
 use crate::params::{Params, Recipe};
 use crate::progress::Progress;
 use crate::qemu::{PhaseMark, QemuRun};
@@ -164,6 +165,9 @@ pub struct TargetMeta {
     pub qemu_s: f64,
     /// Whole build, seconds.
     pub total_s: f64,
+    /// The inputs the run was built from ([`crate::cache`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// A finished target run.
@@ -213,8 +217,8 @@ impl Lab {
         self.target_chain_with(fs, &default_params(), false)
     }
 
-    /// The capture chain to a `fs` target (or its complete cached run
-    /// unless `force`).
+    /// The capture chain to a `fs` target, or its complete cached run built
+    /// from the same inputs (see [`crate::cache`]) unless `force`.
     pub fn target_chain_with(
         &self,
         fs: TargetFs,
@@ -225,31 +229,69 @@ impl Lab {
         let kernel = self.kernel()?;
         let dir = self.root().join(&kernel.release).join(key(fs, params));
         let progress = Progress::new(&key(fs, params), self.config().progress);
-        if !force {
-            if let Ok(o) = TargetOutcome::load(&dir) {
-                return Ok(o);
-            }
-        }
-        let _lock = DirLock::acquire(&dir.with_extension("lock"))?;
-        if !force {
-            if let Ok(o) = TargetOutcome::load(&dir) {
-                return Ok(o);
-            }
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).ctx("remove", &dir)?;
-        }
-        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
-        progress.note(&format!("building {}", dir.display()));
-        let meta = run_target(self, &kernel, fs, params, &dir, &progress)?;
-        let text = serde_json::to_string_pretty(&meta).map_err(|e| LabError::Artifact {
-            dir: dir.clone(),
-            msg: format!("{META_FILE}: {e}"),
-        })?;
-        std::fs::write(dir.join(META_FILE), text + "\n").ctx("write", dir.join(META_FILE))?;
-        std::fs::write(dir.join(DONE), b"").ctx("write", dir.join(DONE))?;
-        TargetOutcome::load(&dir)
+        let fp = fingerprint(self, &kernel, fs, params, &progress)?;
+        cache::reuse_or_build(
+            &dir,
+            META_FILE,
+            &fp,
+            force,
+            &progress,
+            TargetOutcome::load,
+            |dir| run_target(self, &kernel, fs, params, dir, &progress),
+        )
     }
+}
+
+/// The inputs a target run is built from (see [`crate::cache`]).
+fn fingerprint(
+    lab: &Lab,
+    kernel: &Kernel,
+    fs: TargetFs,
+    params: &Params,
+    progress: &Progress,
+) -> Result<Fingerprint> {
+    let panicdump = lab.static_panicdump(progress)?;
+    let (insmods, _) = resolve_modules(kernel, fs)?;
+    Ok(Fingerprint::base(kernel, &panicdump)?
+        .with(cache::IN_RUN, key(fs, params))
+        .with(
+            cache::IN_CMDLINE,
+            guest_cmdline(params, cache::TOKEN_PLACEHOLDER),
+        )
+        .with_bytes(
+            cache::IN_INIT,
+            init_script(fs, &kernel.release, &insmods).as_bytes(),
+        ))
+}
+
+/// The modules of a target guest: their paths under the modules directory
+/// (the order `/init` loads them in) and the modules themselves.
+fn resolve_modules(kernel: &Kernel, fs: TargetFs) -> Result<(Vec<String>, Vec<Module>)> {
+    let deps = ModuleDeps::load(&kernel.modules_dir)?;
+    let names = guest_modules(fs);
+    let wanted: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|m| deps.has(m))
+        .collect();
+    let modules = deps.closure(&wanted)?;
+    let insmods = modules.iter().map(|m| m.rel_path.clone()).collect();
+    Ok((insmods, modules))
+}
+
+/// Kernel command line of a target run's first boot.
+fn guest_cmdline(params: &Params, token: &str) -> String {
+    [
+        "console=ttyS0,115200".to_string(),
+        "panic=1".into(),
+        "loglevel=6".into(),
+        // See the scenarios: the IO-APIC timer check fails under a loaded TCG host.
+        "no_timer_check".into(),
+        format!("crashkernel={}", params.crashkernel),
+        format!("log_buf_len={KDUMP_LOG_BUF_LEN}"),
+        format!("{}={token}", cmdline::TOKEN_PARAM),
+    ]
+    .join(" ")
 }
 
 /// Modules the guest's `/init` loads: the disk and what `panicdump arm
@@ -451,15 +493,7 @@ fn run_target(
     let tools = Tools::find(lab, Recipe::Chain, progress)?;
     let token = random_token()?;
 
-    let deps = ModuleDeps::load(&kernel.modules_dir)?;
-    let names = guest_modules(fs);
-    let wanted: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|m| deps.has(m))
-        .collect();
-    let modules = deps.closure(&wanted)?;
-    let insmods: Vec<String> = modules.iter().map(|m| m.rel_path.clone()).collect();
+    let (insmods, modules) = resolve_modules(kernel, fs)?;
     let mut extra_files = Vec::new();
     for f in [
         "modules.dep",
@@ -494,17 +528,7 @@ fn run_target(
     let initrd_path = dir.join("initramfs.cpio");
     std::fs::write(&initrd_path, &initrd).ctx("write", &initrd_path)?;
 
-    let guest_cmdline = [
-        "console=ttyS0,115200".to_string(),
-        "panic=1".into(),
-        "loglevel=6".into(),
-        // See the scenarios: the IO-APIC timer check fails under a loaded TCG host.
-        "no_timer_check".into(),
-        format!("crashkernel={}", params.crashkernel),
-        format!("log_buf_len={KDUMP_LOG_BUF_LEN}"),
-        format!("{}={token}", cmdline::TOKEN_PARAM),
-    ]
-    .join(" ");
+    let guest_cmdline = guest_cmdline(params, &token);
 
     let disk = dir.join("disk.img");
     make_image(fs, &disk, DISK_MIB)?;
@@ -597,6 +621,7 @@ fn run_target(
         phases,
         qemu_s: round(qemu_s),
         total_s: round(start.elapsed().as_secs_f64()),
+        fingerprint: None,
     })
 }
 
