@@ -6,23 +6,11 @@
 //! checks together with what is on the disk. Minutes under TCG (three boots
 //! and a dump of a 1 GiB guest).
 
+mod common;
+
+use common::{files_named, SYSRQ_PANIC};
 use lab::progress::Progress;
 use lab::Lab;
-use std::path::{Path, PathBuf};
-
-fn files_named(dir: &Path, name: &str, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_named(&p, name, out);
-        } else if e.file_name() == name {
-            out.push(p);
-        }
-    }
-}
 
 /// The guest's config passes the real binary's strict check (a typo in it
 /// would make the lab test prove nothing about the config path).
@@ -61,10 +49,7 @@ fn panicdump_test_crashes_captures_and_reports_captured() {
         c.contains("crashing now (kdump: armed, pstore: ramoops)"),
         "panicdump test did not arm both:\n{c}"
     );
-    assert!(
-        c.contains("Kernel panic - not syncing: sysrq triggered crash"),
-        "no sysrq panic on the console"
-    );
+    assert!(c.contains(SYSRQ_PANIC), "no sysrq panic on the console");
 
     // Boot 3: collect recorded it and the report says captured.
     assert_eq!(o.collect_rc, 0, "collect failed:\n{c}");
@@ -92,7 +77,7 @@ fn panicdump_test_crashes_captures_and_reports_captured() {
     let rec = recs[0].parent().unwrap();
     let dmesg = std::fs::read_to_string(rec.join("dmesg.txt")).unwrap();
     assert!(dmesg.contains(&o.marker), "record lacks this run's marker");
-    assert!(dmesg.contains("Kernel panic - not syncing: sysrq triggered crash"));
+    assert!(dmesg.contains(SYSRQ_PANIC));
     let meta = std::fs::read_to_string(&recs[0]).unwrap();
     assert!(
         meta.contains("pstore:") && meta.contains("capture:"),

@@ -6,7 +6,9 @@
 //! the disk itself (`mcopy -s`, `btrfs restore`; for xfs a cpio the guest
 //! writes with busybox) and opens the dump with `panicdump info`.
 
-use lab::progress::Progress;
+mod common;
+
+use common::{assert_capture_ok, assert_dump_opens, holds_panic_and_marker};
 use lab::{Lab, TargetFs};
 use std::path::{Path, PathBuf};
 
@@ -52,15 +54,7 @@ fn check(fs: TargetFs) {
     let caps = subdirs(&o.dump_dir());
     assert_eq!(caps.len(), 1, "{fs}: one capture: {caps:?}");
     let cap = &caps[0];
-    let status = std::fs::read_to_string(cap.join("status.json")).expect("status.json");
-    assert!(status.contains("\"ok\": true"), "{fs}: {status}");
-    assert!(status.contains("\"level\": 31"), "{fs}: {status}");
-    let dmesg = std::fs::read_to_string(cap.join("dmesg.txt")).expect("dmesg.txt");
-    assert!(dmesg.contains("Kernel panic - not syncing: sysrq triggered crash"));
-    assert!(
-        dmesg.contains(marker.as_str()),
-        "{fs}: capture dmesg lacks the marker"
-    );
+    assert_capture_ok(cap, marker, &format!("{fs}: "));
     assert!(
         !cap.join("vmcore.kdump.incomplete").exists(),
         "{fs}: dump left incomplete"
@@ -74,11 +68,7 @@ fn check(fs: TargetFs) {
     let recs = subdirs(&o.state_dir().join("crashes"));
     let rec = recs
         .iter()
-        .find(|d| {
-            let t = std::fs::read_to_string(d.join("dmesg.txt")).unwrap_or_default();
-            t.contains("Kernel panic - not syncing: sysrq triggered crash")
-                && t.contains(marker.as_str())
-        })
+        .find(|d| holds_panic_and_marker(d, marker))
         .unwrap_or_else(|| panic!("{fs}: no record with the panic and the marker among {recs:?}"));
     let meta = std::fs::read_to_string(rec.join("record.json")).expect("record.json");
     assert!(meta.contains("capture:"), "{fs}: {meta}");
@@ -86,27 +76,12 @@ fn check(fs: TargetFs) {
     assert!(dump.is_file(), "{} missing", dump.display());
 
     // The dump opens on the host.
-    let bin = lab
-        .static_panicdump(&Progress::new("targets-test", false))
-        .expect("static panicdump");
-    let out = std::process::Command::new(&bin)
-        .arg("info")
-        .arg(&dump)
-        .output()
-        .expect("run panicdump info");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{fs}: panicdump info {}: {}{}",
-        dump.display(),
-        text,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains(&o.meta.release), "{text}");
-    assert!(text.contains("Dump level:    31"), "{text}");
-    assert!(
-        text.contains("Panic:         Kernel panic - not syncing: sysrq triggered crash"),
-        "{text}"
+    assert_dump_opens(
+        &lab,
+        "targets-test",
+        &dump,
+        &o.meta.release,
+        &format!("{fs}: "),
     );
 }
 
