@@ -28,11 +28,12 @@
 //! the last position with the same hash, a verified hit is extended
 //! forwards (8 bytes at a time) and backwards into pending literals. Runs
 //! without matches are skipped faster the longer they get, so
-//! incompressible pages cost little. Positions are stored with a
-//! per-page base, so the table is never cleared between pages and the
-//! output depends only on the page.
+//! incompressible pages cost little. The table holds 16-bit positions
+//! (8 KiB, cleared per page, so the output depends only on the page), and
+//! the writer builds the stream in a buffer with room for the worst case,
+//! so neither the scan nor the instructions check for space byte by byte.
 
-/// log2 of the hash table size. 4096 entries of 4 bytes stay in L1.
+/// log2 of the hash table size: 4096 entries of 2 bytes stay in L1.
 const HASH_BITS: u32 = 12;
 /// Bytes hashed and verified for a match candidate.
 const MIN_MATCH: usize = 4;
@@ -47,17 +48,35 @@ const M2_MAX_LEN: usize = 8;
 const MAX_SKIP: usize = 59;
 /// Literals the first-byte form can carry.
 const FIRST_RUN_MAX: usize = 255 - 17;
+/// Bytes the writer may store past the end of the stream: short literal
+/// runs are copied 16 bytes at a time and short instructions are stored
+/// as one 4-byte word, so the output needs this much room to spare.
+const SLACK: usize = 16;
 
 /// The end-of-stream instruction: an M4 with distance 16384.
 const END_MARKER: [u8; 3] = [0x11, 0x00, 0x00];
 
+/// The longest stream this encoder writes for `len` input bytes (the bound
+/// liblzo2 documents for LZO1X, which ours stays well within: a match never
+/// costs more bytes than it covers, and a literal run costs one byte plus
+/// one per 255).
+fn worst_case(len: usize) -> usize {
+    len + len / 16 + 64
+}
+
 /// Reusable state of the compressor: one per thread, no allocation per
 /// page.
 pub struct LzoCompressor {
-    /// `base + position` of the last 4-byte sequence with each hash;
-    /// entries below `base` belong to earlier pages and are ignored.
-    table: Box<[u32; 1 << HASH_BITS]>,
-    base: u32,
+    /// Position of the last 4-byte sequence seen with each hash, for
+    /// inputs up to 64 KiB (every page size Linux has): 8 KiB, cleared per
+    /// page in a few dozen nanoseconds.
+    near: Box<[u16; 1 << HASH_BITS]>,
+    /// The same for longer inputs; allocated the first time one comes.
+    far: Option<Box<[u32; 1 << HASH_BITS]>>,
+    /// Output for callers whose slice has no room for the worst case plus
+    /// [`SLACK`] (a one-page budget): the stream is built here and copied
+    /// out if it fits. Grows only when a larger input size comes along.
+    scratch: Vec<u8>,
 }
 
 impl Default for LzoCompressor {
@@ -70,104 +89,162 @@ impl LzoCompressor {
     /// A compressor with an empty table.
     pub fn new() -> LzoCompressor {
         LzoCompressor {
-            table: Box::new([0; 1 << HASH_BITS]),
-            base: 1,
+            near: Box::new([0; 1 << HASH_BITS]),
+            far: None,
+            scratch: Vec::new(),
         }
     }
 
     /// Compresses `input` into `out` as one LZO1X stream; returns its
     /// length, or `None` when the stream would not fit in `out` (the caller
-    /// stores the data raw).
+    /// stores the data raw). Bytes of `out` past the returned length may
+    /// be overwritten.
     pub fn compress(&mut self, input: &[u8], out: &mut [u8]) -> Option<usize> {
-        let base = self.start_page(input.len())?;
-        let mut w = Writer {
-            out,
-            pos: 0,
-            ss_at: None,
-        };
-        let len = input.len();
-        let mut anchor = 0; // first pending literal
-        let mut ip = 0;
-        while ip + MIN_MATCH <= len {
-            let seq = read32(input, ip);
-            let slot = hash(seq);
-            let candidate = self.table[slot];
-            // `ip` < len ≤ u32::MAX - base, checked in start_page.
-            self.table[slot] = base + ip as u32;
-            let found = candidate
-                .checked_sub(base)
-                .map(|c| c as usize)
-                .filter(|&c| c < ip && ip - c <= MAX_DISTANCE && read32(input, c) == seq);
-            let Some(mut from) = found else {
-                // No match: step further the longer the literal run grows
-                // (noise costs little), but never so far that a repeated
-                // block of 64 bytes or more can be stepped over.
-                ip += 1 + ((ip - anchor) >> 5).min(MAX_SKIP);
-                continue;
-            };
-            // Extend backwards into the pending literals, then forwards.
-            let mut start = ip;
-            while start > anchor && from > 0 && input[start - 1] == input[from - 1] {
-                start -= 1;
-                from -= 1;
-            }
-            let end = ip
-                + MIN_MATCH
-                + common_prefix(input, from + ip - start + MIN_MATCH, ip + MIN_MATCH);
-            let distance = start - from;
-            w.literals(&input[anchor..start])?;
-            w.copy(distance, end - start)?;
-            anchor = end;
-            ip = end;
-            // Index a position inside the match so the next page area that
-            // repeats it is found (cheap, and helps repeated structures).
-            if end >= 2 && end - 2 > start && end + 2 <= len {
-                let p = end - 2;
-                self.table[hash(read32(input, p))] = base + p as u32;
-            }
+        let room = worst_case(input.len()).checked_add(SLACK)?;
+        if out.len() >= room {
+            let limit = out.len();
+            return self.encode(input, out, limit);
         }
-        w.literals(&input[anchor..])?;
-        w.bytes(&END_MARKER)?;
-        Some(w.pos)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        if scratch.len() < room {
+            scratch.resize(room, 0);
+        }
+        let n = self.encode(input, &mut scratch, out.len());
+        let fits = n.and_then(|n| {
+            out.get_mut(..n)?.copy_from_slice(&scratch[..n]);
+            Some(n)
+        });
+        self.scratch = scratch;
+        fits
     }
 
-    /// Reserves positions `base..base + len` for a page; returns `base`.
-    fn start_page(&mut self, len: usize) -> Option<u32> {
-        let len = u32::try_from(len).ok()?;
-        if self
-            .base
-            .checked_add(len)
-            .and_then(|b| b.checked_add(1))
-            .is_none()
-        {
-            // Once every 4 GiB of input: forget everything, start over.
-            self.table.fill(0);
-            self.base = 1;
+    /// Picks the table whose entries can hold every position of `input`.
+    fn encode(&mut self, input: &[u8], buf: &mut [u8], limit: usize) -> Option<usize> {
+        if input.len() <= 1 << 16 {
+            encode(&mut self.near, input, buf, limit)
+        } else {
+            let table = self
+                .far
+                .get_or_insert_with(|| Box::new([0; 1 << HASH_BITS]));
+            encode(table, input, buf, limit)
         }
-        let base = self.base;
-        self.base = base.checked_add(len)?.checked_add(1)?;
-        Some(base)
     }
 }
 
+/// A table entry: an input position, narrow when the input is short.
+trait Position: Copy + Default {
+    fn new(at: usize) -> Self;
+    fn get(self) -> usize;
+}
+
+impl Position for u16 {
+    #[inline(always)]
+    fn new(at: usize) -> u16 {
+        debug_assert!(at <= u16::MAX as usize);
+        at as u16
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+impl Position for u32 {
+    #[inline(always)]
+    fn new(at: usize) -> u32 {
+        debug_assert!(at <= u32::MAX as usize);
+        at as u32
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+/// One greedy pass over `input` into `buf`, which has room for the worst
+/// case plus [`SLACK`]; `None` as soon as the stream is longer than `limit`.
+/// Every position of `input` must fit in `P`.
+fn encode<P: Position>(
+    table: &mut [P; 1 << HASH_BITS],
+    input: &[u8],
+    buf: &mut [u8],
+    limit: usize,
+) -> Option<usize> {
+    let len = input.len();
+    debug_assert!(buf.len() >= worst_case(len) + SLACK);
+    // A cleared table reads as "position 0 everywhere", which is what
+    // indexing position 0 would give for its own hash and a candidate
+    // the byte check rejects for every other: scanning starts at 1 and
+    // every candidate lies strictly before the position probed.
+    table.fill(P::default());
+    let mut w = Writer {
+        buf,
+        pos: 0,
+        ss_at: 0,
+    };
+    let mut anchor = 0; // first pending literal
+    let mut ip = 1;
+    while ip + MIN_MATCH <= len {
+        let seq = read32(input, ip);
+        let slot = hash(seq);
+        let candidate = table[slot].get();
+        table[slot] = P::new(ip);
+        if read32(input, candidate) != seq || ip - candidate > MAX_DISTANCE {
+            // No match: step further the longer the literal run grows
+            // (noise costs little), but never so far that a repeated
+            // block of 64 bytes or more can be stepped over.
+            ip += 1 + ((ip - anchor) >> 5).min(MAX_SKIP);
+            continue;
+        }
+        let distance = ip - candidate;
+        // Extend backwards into the pending literals, then forwards.
+        let mut start = ip;
+        while start > anchor && start > distance && input[start - 1] == input[start - 1 - distance]
+        {
+            start -= 1;
+        }
+        let end = ip + MIN_MATCH + common_prefix(input, candidate + MIN_MATCH, ip + MIN_MATCH);
+        w.literals(input, anchor, start);
+        w.copy(distance, end - start);
+        if w.pos > limit {
+            return None;
+        }
+        anchor = end;
+        ip = end;
+        // Index a position inside the match so the next page area that
+        // repeats it is found (cheap, and helps repeated structures).
+        if end - 2 > start && end + 2 <= len {
+            let p = end - 2;
+            table[hash(read32(input, p))] = P::new(p);
+        }
+    }
+    w.literals(input, anchor, len);
+    w.put(&END_MARKER);
+    (w.pos <= limit).then_some(w.pos)
+}
+
 // One bounds check and one load each (indexing byte by byte would not be).
+#[inline(always)]
 fn read32(b: &[u8], at: usize) -> u32 {
     let bytes: [u8; 4] = b[at..at + 4].try_into().expect("4 bytes");
     u32::from_le_bytes(bytes)
 }
 
+#[inline(always)]
 fn read64(b: &[u8], at: usize) -> u64 {
     let bytes: [u8; 8] = b[at..at + 8].try_into().expect("8 bytes");
     u64::from_le_bytes(bytes)
 }
 
 /// Multiplicative hash of 4 bytes to `HASH_BITS` bits.
+#[inline(always)]
 fn hash(seq: u32) -> usize {
     (seq.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
 /// Length of the common run of `b[a..]` and `b[c..]` with `a < c`, stopping
 /// at the end of `b`.
+#[inline(always)]
 fn common_prefix(b: &[u8], a: usize, c: usize) -> usize {
     let mut n = 0;
     while c + n + 8 <= b.len() {
@@ -183,95 +260,104 @@ fn common_prefix(b: &[u8], a: usize, c: usize) -> usize {
     n
 }
 
-/// The output side: instructions into a fixed slice, never past its end.
+/// The output side: instructions into a slice with room for the worst case
+/// plus [`SLACK`], so no instruction needs its own "does it fit" branch.
 struct Writer<'a> {
-    out: &'a mut [u8],
+    buf: &'a mut [u8],
     pos: usize,
-    /// Index of the byte holding the last match's `SS` bits; `None` before
-    /// the first match.
-    ss_at: Option<usize>,
+    /// Index of the byte holding the last match's `SS` bits; 0 before the
+    /// first match (an `SS` byte is never the first of a stream).
+    ss_at: usize,
 }
 
 impl Writer<'_> {
-    fn byte(&mut self, b: u8) -> Option<()> {
-        *self.out.get_mut(self.pos)? = b;
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
         self.pos += 1;
-        Some(())
     }
 
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let end = self.pos.checked_add(b.len())?;
-        self.out.get_mut(self.pos..end)?.copy_from_slice(b);
-        self.pos = end;
-        Some(())
+    fn put(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    /// Stores the low `n` bytes of `v` (one 4-byte store into the slack).
+    #[inline(always)]
+    fn word(&mut self, v: u32, n: usize) {
+        self.buf[self.pos..self.pos + 4].copy_from_slice(&v.to_le_bytes());
+        self.pos += n;
     }
 
     /// The length extension for `x ≥ 1`: zero bytes worth 255 each, then
     /// the non-zero rest.
-    fn extension(&mut self, x: usize) -> Option<()> {
+    fn extension(&mut self, x: usize) {
         let zeros = (x - 1) / 255;
-        let end = self.pos.checked_add(zeros)?;
-        self.out.get_mut(self.pos..end)?.fill(0);
-        self.pos = end;
-        self.byte((x - 255 * zeros) as u8)
+        self.buf[self.pos..self.pos + zeros].fill(0);
+        self.pos += zeros;
+        self.byte((x - 255 * zeros) as u8);
     }
 
-    /// Emits pending literals: in the first byte, in the last match's `SS`
-    /// bits, or as a `0000LLLL` run.
-    fn literals(&mut self, lits: &[u8]) -> Option<()> {
-        let n = lits.len();
+    /// Emits the literals `input[start..end]`: in the first byte, in the
+    /// last match's `SS` bits, or as a `0000LLLL` run.
+    #[inline(always)]
+    fn literals(&mut self, input: &[u8], start: usize, end: usize) {
+        let n = end - start;
         if n == 0 {
-            return Some(());
+            return;
         }
-        match self.ss_at {
-            None if n <= FIRST_RUN_MAX => self.byte(17 + n as u8)?,
-            Some(at) if n <= 3 => self.out[at] |= n as u8,
+        if self.ss_at != 0 && n <= 3 {
+            self.buf[self.ss_at] |= n as u8;
+        } else if self.pos == 0 && n <= FIRST_RUN_MAX {
+            self.byte(17 + n as u8);
+        } else if n - 3 <= 15 {
             // n ≥ 4 (or a first run longer than 238): the run opcode.
-            _ if n - 3 <= 15 => self.byte((n - 3) as u8)?,
-            _ => {
-                self.byte(0)?;
-                self.extension(n - 3 - 15)?;
-            }
+            self.byte((n - 3) as u8);
+        } else {
+            self.byte(0);
+            self.extension(n - 3 - 15);
         }
-        self.bytes(lits)
+        if n <= SLACK && start + SLACK <= input.len() {
+            // Short runs (most of them): one fixed 16-byte copy; the bytes
+            // past `n` land in the slack and are overwritten next.
+            self.buf[self.pos..self.pos + SLACK].copy_from_slice(&input[start..start + SLACK]);
+        } else {
+            self.buf[self.pos..self.pos + n].copy_from_slice(&input[start..end]);
+        }
+        self.pos += n;
     }
 
     /// Emits a match of `len ≥ 4` bytes at `distance`.
-    fn copy(&mut self, distance: usize, len: usize) -> Option<()> {
+    #[inline(always)]
+    fn copy(&mut self, distance: usize, len: usize) {
         debug_assert!(len >= MIN_MATCH && (1..=MAX_DISTANCE).contains(&distance));
         let d = distance - 1;
         if len <= M2_MAX_LEN && distance <= M2_MAX_DISTANCE {
             // M2: LLL = len - 1 (3..=7 in the top bits), DDD, SS; then d >> 3.
-            self.byte((((len - 1) << 5) | ((d & 7) << 2)) as u8)?;
-            self.ss_at = Some(self.pos - 1);
-            return self.byte((d >> 3) as u8);
+            let v = ((len - 1) << 5) | ((d & 7) << 2) | ((d >> 3) << 8);
+            self.ss_at = self.pos;
+            self.word(v as u32, 2);
+            return;
         }
-        let (field, far) = if distance <= M3_MAX_DISTANCE {
-            let l = len - 2;
-            if l <= 31 {
-                self.byte(0x20 | l as u8)?;
-            } else {
-                self.byte(0x20)?;
-                self.extension(l - 31)?;
-            }
-            (d, 0)
+        let (op, lbits, field) = if distance <= M3_MAX_DISTANCE {
+            (0x20, 31, d)
         } else {
             let far = distance - 16384;
-            let high = ((far >> 14) & 1) as u8;
-            let l = len - 2;
-            if l <= 7 {
-                self.byte(0x10 | (high << 3) | l as u8)?;
-            } else {
-                self.byte(0x10 | (high << 3))?;
-                self.extension(l - 7)?;
-            }
-            (far & 0x3fff, far)
+            debug_assert!(far >= 1);
+            (0x10 | (((far >> 14) & 1) << 3), 7, far & 0x3fff)
         };
-        debug_assert!(distance <= M3_MAX_DISTANCE || far >= 1);
-        let v = field << 2;
-        self.byte(v as u8)?;
-        self.ss_at = Some(self.pos - 1);
-        self.byte((v >> 8) as u8)
+        let l = len - 2;
+        if l <= lbits {
+            // Opcode and the LE16 distance field in one store.
+            let v = op | l | (field << 10);
+            self.ss_at = self.pos + 1;
+            self.word(v as u32, 3);
+        } else {
+            self.byte(op as u8);
+            self.extension(l - lbits);
+            self.ss_at = self.pos;
+            self.word((field << 2) as u32, 2);
+        }
     }
 }
 
@@ -482,15 +568,5 @@ mod tests {
             assert_eq!(c.compress(&page, &mut exact), Some(full));
             assert_eq!(exact, big[..full]);
         }
-    }
-
-    #[test]
-    fn table_wrap_is_handled() {
-        let mut c = LzoCompressor::new();
-        c.base = u32::MAX - 5000;
-        let page = vec![1u8; 4096];
-        round_trip(&mut c, &page).unwrap();
-        round_trip(&mut c, &page).unwrap();
-        assert!(c.base < 10_000);
     }
 }
