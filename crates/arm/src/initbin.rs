@@ -74,6 +74,20 @@ pub fn default_init_binary(root: &Root) -> Result<PathBuf> {
     )))
 }
 
+/// An `/init` named with `--init-binary` (or `init_binary` in the
+/// config): refused when it exists and is not a static executable, at plan
+/// time, before anything is changed. A missing file is left to the build,
+/// whose error names it.
+pub fn named_init_binary(path: &Path) -> Result<PathBuf> {
+    if path.exists() && !is_static(path)? {
+        return Err(ArmError::Config(format!(
+            "--init-binary {}: not a static executable, so it could not run as /init in the crash kernel (its initramfs has no dynamic loader or libraries); pass a static panicdump build, e.g. the package's {PACKAGED_CAPTURE}",
+            path.display()
+        )));
+    }
+    Ok(path.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +138,25 @@ mod tests {
         let mut short = elf(&[]);
         short.truncate(17);
         assert_eq!(needs_loader(&short), None);
+    }
+
+    #[test]
+    fn a_named_init_binary_must_be_static() {
+        let dir = std::env::temp_dir().join(format!("arm-initbin-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (stat, dynamic, script) = (dir.join("static"), dir.join("dynamic"), dir.join("sh"));
+        std::fs::write(&stat, elf(&[1, 1])).unwrap();
+        std::fs::write(&dynamic, elf(&[6, 3, 1])).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let missing = dir.join("missing");
+        let answers = [&stat, &dynamic, &script, &missing].map(|p| named_init_binary(p));
+        let _ = std::fs::remove_dir_all(&dir);
+        let [stat_ok, dynamic_err, script_err, missing_ok] = answers;
+        assert_eq!(stat_ok.unwrap(), stat);
+        let e = dynamic_err.unwrap_err().to_string();
+        assert!(e.contains("not a static executable"), "{e}");
+        assert!(script_err.is_err());
+        assert_eq!(missing_ok.unwrap(), missing);
     }
 
     #[test]

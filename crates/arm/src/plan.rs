@@ -167,7 +167,7 @@ pub fn plan(root: &Root, cfg: &ArmConfig) -> Result<Plan> {
                     root.path(format!("/var/lib/panicdump/capture-{release}.img"))
                 });
                 let init = match &cfg.init_binary {
-                    Some(b) => b.clone(),
+                    Some(b) => crate::initbin::named_init_binary(b)?,
                     None => crate::initbin::default_init_binary(root)?,
                 };
                 let (mut block, mut fs) = (cfg.block_drivers.clone(), cfg.filesystems.clone());
