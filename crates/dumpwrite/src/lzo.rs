@@ -44,8 +44,12 @@ const M2_MAX_DISTANCE: usize = 2048;
 const M3_MAX_DISTANCE: usize = 16384;
 /// Longest M2 match.
 const M2_MAX_LEN: usize = 8;
-/// Largest extra step over unmatched input.
-const MAX_SKIP: usize = 59;
+/// Largest extra step over unmatched input, so that a repeated block is
+/// not stepped over in long inputs.
+const MAX_SKIP: usize = 128;
+/// Longest input whose step stays within [`MAX_SKIP`] without a cap:
+/// the step grows by one per 32 unmatched bytes.
+const UNCAPPED_MAX_LEN: usize = MAX_SKIP << 5;
 /// Literals the first-byte form can carry.
 const FIRST_RUN_MAX: usize = 255 - 17;
 /// Bytes the writer may store past the end of the stream: short literal
@@ -121,12 +125,16 @@ impl LzoCompressor {
     /// Picks the table whose entries can hold every position of `input`.
     fn encode(&mut self, input: &[u8], buf: &mut [u8], limit: usize) -> Option<usize> {
         if input.len() <= 1 << 16 {
-            encode(&mut self.near, input, buf, limit)
+            if input.len() <= UNCAPPED_MAX_LEN {
+                encode::<_, false>(&mut self.near, input, buf, limit)
+            } else {
+                encode::<_, true>(&mut self.near, input, buf, limit)
+            }
         } else {
             let table = self
                 .far
                 .get_or_insert_with(|| Box::new([0; 1 << HASH_BITS]));
-            encode(table, input, buf, limit)
+            encode::<_, true>(table, input, buf, limit)
         }
     }
 }
@@ -164,7 +172,7 @@ impl Position for u32 {
 /// One greedy pass over `input` into `buf`, which has room for the worst
 /// case plus [`SLACK`]; `None` as soon as the stream is longer than `limit`.
 /// Every position of `input` must fit in `P`.
-fn encode<P: Position>(
+fn encode<P: Position, const CAPPED: bool>(
     table: &mut [P; 1 << HASH_BITS],
     input: &[u8],
     buf: &mut [u8],
@@ -190,10 +198,13 @@ fn encode<P: Position>(
         let candidate = table[slot].get();
         table[slot] = P::new(ip);
         if read32(input, candidate) != seq || ip - candidate > MAX_DISTANCE {
-            // No match: step further the longer the literal run grows
-            // (noise costs little), but never so far that a repeated
-            // block of 64 bytes or more can be stepped over.
-            ip += 1 + ((ip - anchor) >> 5).min(MAX_SKIP);
+            // No match: step further the longer the literal run grows,
+            // one more byte per 32 unmatched, so noise costs little.
+            let extra = (ip - anchor) >> 5;
+            // The cap cannot bind in short inputs, and leaving its `min`
+            // out of their loop (it sits on the critical path) is worth
+            // several percent.
+            ip += 1 + if CAPPED { extra.min(MAX_SKIP) } else { extra };
             continue;
         }
         let distance = ip - candidate;
@@ -230,12 +241,6 @@ fn read32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes)
 }
 
-#[inline(always)]
-fn read64(b: &[u8], at: usize) -> u64 {
-    let bytes: [u8; 8] = b[at..at + 8].try_into().expect("8 bytes");
-    u64::from_le_bytes(bytes)
-}
-
 /// Multiplicative hash of 4 bytes to `HASH_BITS` bits.
 #[inline(always)]
 fn hash(seq: u32) -> usize {
@@ -246,18 +251,23 @@ fn hash(seq: u32) -> usize {
 /// at the end of `b`.
 #[inline(always)]
 fn common_prefix(b: &[u8], a: usize, c: usize) -> usize {
+    let (early, late) = (&b[a..], &b[c..]);
+    // Paired 8-byte chunks: the iterators know both lengths, so the loop
+    // has no bounds checks of its own.
     let mut n = 0;
-    while c + n + 8 <= b.len() {
-        let x = read64(b, a + n) ^ read64(b, c + n);
-        if x != 0 {
-            return n + (x.trailing_zeros() / 8) as usize;
+    for (x, y) in early.chunks_exact(8).zip(late.chunks_exact(8)) {
+        let diff = u64::from_le_bytes(x.try_into().expect("8 bytes"))
+            ^ u64::from_le_bytes(y.try_into().expect("8 bytes"));
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    while c + n < b.len() && b[a + n] == b[c + n] {
-        n += 1;
-    }
-    n
+    n + early[n..]
+        .iter()
+        .zip(&late[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// The output side: instructions into a slice with room for the worst case
