@@ -3,9 +3,9 @@
 //! A run directory is reused only when it is complete (its `done` marker
 //! and outputs exist) **and** the [`Fingerprint`] recorded in its JSON
 //! metadata equals the fingerprint of the inputs the lab would use now: the
-//! static panicdump binary put into the guest, the kernel image and
-//! release, the kernel command line(s), the guest `/init`, and
-//! [`LAB_VERSION`]. Otherwise the directory is rebuilt and the progress line
+//! static panicdump binary put into the guest (and its busybox and kexec),
+//! the kernel image and release, the kernel command line(s), the guest
+//! `/init`, the test module's source (scenarios) and [`LAB_VERSION`]. Otherwise the directory is rebuilt and the progress line
 //! says why (`stale: panicdump binary changed`). A directory written before
 //! fingerprints existed has none and is stale.
 
@@ -29,6 +29,10 @@ pub const IN_LAB_VERSION: &str = "lab-version";
 pub const IN_PANICDUMP: &str = "panicdump-binary";
 /// Input: SHA-256 of the kernel image booted.
 pub const IN_KERNEL_IMAGE: &str = "kernel-image";
+/// Input: SHA-256 of the static busybox in the guest.
+pub const IN_BUSYBOX: &str = "busybox-binary";
+/// Input: SHA-256 of kexec in the guest (kdump recipe).
+pub const IN_KEXEC: &str = "kexec-binary";
 /// Input: the kernel release.
 pub const IN_RELEASE: &str = "kernel-release";
 /// Input: the first kernel's command line (marker token left out).

@@ -40,19 +40,8 @@ impl Tools {
         let cfg = lab.config();
         let qemu =
             host::find_program(cfg.qemu.as_deref(), "qemu-system-x86_64", "qemu-system-x86")?;
-        let busybox = host::find_program(
-            Some(cfg.busybox.as_deref().unwrap_or(Path::new("/bin/busybox"))),
-            "busybox",
-            "busybox-static",
-        )?;
-        let kexec = match recipe {
-            Recipe::Kdump => Some(host::find_program(
-                cfg.kexec.as_deref(),
-                "kexec",
-                "kexec-tools",
-            )?),
-            _ => None,
-        };
+        let busybox = busybox(lab)?;
+        let kexec = kexec(lab, recipe)?;
         let t = Instant::now();
         let panicdump = lab.static_panicdump(progress)?;
         Ok(Self {
@@ -62,6 +51,42 @@ impl Tools {
             panicdump,
             panicdump_build_s: round(t.elapsed().as_secs_f64()),
         })
+    }
+}
+
+/// The static busybox every guest runs.
+fn busybox(lab: &Lab) -> Result<PathBuf> {
+    let explicit = lab.config().busybox.as_deref();
+    host::find_program(
+        Some(explicit.unwrap_or(Path::new("/bin/busybox"))),
+        "busybox",
+        "busybox-static",
+    )
+}
+
+/// kexec, which only the kdump recipe's guest runs (`kexec -p`).
+fn kexec(lab: &Lab, recipe: Recipe) -> Result<Option<PathBuf>> {
+    match recipe {
+        Recipe::Kdump => {
+            host::find_program(lab.config().kexec.as_deref(), "kexec", "kexec-tools").map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The inputs every guest of `recipe`'s kind shares: [`Fingerprint::base`]
+/// (kernel, static panicdump) plus the busybox and kexec binaries it carries.
+pub(crate) fn base_fingerprint(
+    lab: &Lab,
+    kernel: &Kernel,
+    recipe: Recipe,
+    progress: &Progress,
+) -> Result<Fingerprint> {
+    let panicdump = lab.static_panicdump(progress)?;
+    let fp = Fingerprint::base(kernel, &panicdump)?.with_file(cache::IN_BUSYBOX, &busybox(lab)?)?;
+    match kexec(lab, recipe)? {
+        Some(k) => fp.with_file(cache::IN_KEXEC, &k),
+        None => Ok(fp),
     }
 }
 
@@ -210,9 +235,8 @@ pub(crate) fn fingerprint(
     params: &Params,
     progress: &Progress,
 ) -> Result<Fingerprint> {
-    let panicdump = lab.static_panicdump(progress)?;
     let (plan, _) = plan(kernel, recipe, params)?;
-    let fp = Fingerprint::base(kernel, &panicdump)?
+    let fp = base_fingerprint(lab, kernel, recipe, progress)?
         .with(cache::IN_RUN, params.key(recipe))
         .with(
             cache::IN_CMDLINE,

@@ -558,19 +558,20 @@ fn fingerprint(
     scenario: &Scenario,
     progress: &Progress,
 ) -> Result<Fingerprint> {
-    let panicdump = lab.static_panicdump(progress)?;
     let (insmods, _) = guest_modules(kernel, scenario)?;
-    Ok(Fingerprint::base(kernel, &panicdump)?
-        .with(cache::IN_RUN, scenario.key())
-        .with(
-            cache::IN_CMDLINE,
-            guest_cmdline(scenario, cache::TOKEN_PLACEHOLDER),
-        )
-        .with_bytes(
-            cache::IN_INIT,
-            init_script(scenario, &kernel.release, &insmods).as_bytes(),
-        )
-        .with_bytes(cache::IN_KMOD, crate::kmod::SOURCE.as_bytes()))
+    Ok(
+        crate::run::base_fingerprint(lab, kernel, crate::params::Recipe::Chain, progress)?
+            .with(cache::IN_RUN, scenario.key())
+            .with(
+                cache::IN_CMDLINE,
+                guest_cmdline(scenario, cache::TOKEN_PLACEHOLDER),
+            )
+            .with_bytes(
+                cache::IN_INIT,
+                init_script(scenario, &kernel.release, &insmods).as_bytes(),
+            )
+            .with_bytes(cache::IN_KMOD, crate::kmod::SOURCE.as_bytes()),
+    )
 }
 
 /// Modules of a scenario guest: those its `/init` loads (paths under the

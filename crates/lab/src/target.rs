@@ -250,18 +250,19 @@ fn fingerprint(
     params: &Params,
     progress: &Progress,
 ) -> Result<Fingerprint> {
-    let panicdump = lab.static_panicdump(progress)?;
     let (insmods, _) = resolve_modules(kernel, fs)?;
-    Ok(Fingerprint::base(kernel, &panicdump)?
-        .with(cache::IN_RUN, key(fs, params))
-        .with(
-            cache::IN_CMDLINE,
-            guest_cmdline(params, cache::TOKEN_PLACEHOLDER),
-        )
-        .with_bytes(
-            cache::IN_INIT,
-            init_script(fs, &kernel.release, &insmods).as_bytes(),
-        ))
+    Ok(
+        crate::run::base_fingerprint(lab, kernel, Recipe::Chain, progress)?
+            .with(cache::IN_RUN, key(fs, params))
+            .with(
+                cache::IN_CMDLINE,
+                guest_cmdline(params, cache::TOKEN_PLACEHOLDER),
+            )
+            .with_bytes(
+                cache::IN_INIT,
+                init_script(fs, &kernel.release, &insmods).as_bytes(),
+            ),
+    )
 }
 
 /// The modules of a target guest: their paths under the modules directory

@@ -9,7 +9,9 @@
 //! artifact cache) and checks the second call reuses it.
 
 use lab::artifact::{Durations, Meta, DONE, META, QEMU_ELF, QEMU_KDUMP};
-use lab::cache::{CacheState, Fingerprint, IN_CMDLINE, IN_PANICDUMP, IN_RUN};
+use lab::cache::{
+    CacheState, Fingerprint, IN_CMDLINE, IN_CRASH_CMDLINE, IN_KEXEC, IN_PANICDUMP, IN_RUN,
+};
 use lab::scenario::ScenarioMeta;
 use lab::{Lab, LabConfig, LabError, Mode, PanicKind, Params, Recipe, Scenario};
 use std::path::{Path, PathBuf};
@@ -163,6 +165,15 @@ fn command_line_is_part_of_the_fingerprint() {
     let cmdline = a.get(IN_CMDLINE).unwrap();
     assert!(cmdline.contains("crashkernel=256M"), "{cmdline}");
     assert!(cmdline.contains("panicdump_lab.token=TOKEN"), "{cmdline}");
+    // kdump's crash kernel is loaded by the host's `kexec -p` line.
+    assert!(a
+        .get(IN_CRASH_CMDLINE)
+        .is_some_and(|c| c.contains("irqpoll")));
+    assert!(a.get(IN_KEXEC).is_some());
+    let q = lab
+        .recipe_fingerprint(Recipe::QemuDump, &Params::default())
+        .unwrap();
+    assert!(q.get(IN_CRASH_CMDLINE).is_none() && q.get(IN_KEXEC).is_none());
     let p = Params {
         crashkernel: "192M".into(),
         ..Params::default()
