@@ -310,6 +310,37 @@ mod tests {
             .is_some_and(|r| r.contains("no fingerprint")));
     }
 
+    /// The shared rule: built when new, reused while the fingerprint
+    /// matches, rebuilt when it changes, when forced, or when incomplete;
+    /// the recorded fingerprint is always the one the build ran with.
+    #[test]
+    fn reuse_or_build_rebuilds_exactly_when_needed() {
+        let root = std::env::temp_dir().join(format!("pd-lab-reuse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("run");
+        let progress = Progress::new("test", false);
+        let builds = std::cell::Cell::new(0);
+        let load = |d: &Path| crate::artifact::load_meta::<serde_json::Value>(d, "m.json");
+        let build = |d: &Path| -> Result<serde_json::Value> {
+            builds.set(builds.get() + 1);
+            Ok(serde_json::json!({"build": builds.get(), "dir": d}))
+        };
+        let run = |f: &Fingerprint, force: bool| {
+            reuse_or_build(&dir, "m.json", f, force, &progress, load, build).unwrap()
+        };
+        let v = run(&fp("a"), false);
+        assert_eq!((builds.get(), v["build"].as_u64()), (1, Some(1)));
+        assert_eq!(recorded(&dir, "m.json"), Some(fp("a")));
+        assert_eq!(run(&fp("a"), false)["build"], 1, "reused");
+        assert_eq!(run(&fp("b"), false)["build"], 2, "stale binary");
+        assert_eq!(recorded(&dir, "m.json"), Some(fp("b")));
+        assert_eq!(run(&fp("b"), true)["build"], 3, "forced");
+        std::fs::remove_file(dir.join(DONE)).unwrap();
+        assert_eq!(run(&fp("b"), false)["build"], 4, "incomplete");
+        assert_eq!(run(&fp("b"), false)["build"], 4, "reused");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn fingerprint_round_trips_through_a_meta_file() {
         let dir = std::env::temp_dir().join(format!("pd-lab-fp-{}", std::process::id()));
