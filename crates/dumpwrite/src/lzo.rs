@@ -579,4 +579,98 @@ mod tests {
             assert_eq!(exact, big[..full]);
         }
     }
+
+    /// `marker`, zeros, `second` at `distance`, 0xff, zeros to `size`:
+    /// the zero run ends exactly where `second` starts, so it is probed
+    /// there whatever the skip heuristic would have done.
+    fn marker_page(marker: &[u8], second: &[u8], distance: usize, size: usize) -> Vec<u8> {
+        let mut p = vec![0u8; size];
+        p[..marker.len()].copy_from_slice(marker);
+        p[distance..distance + second.len()].copy_from_slice(second);
+        if let Some(b) = p.get_mut(distance + second.len()) {
+            *b = 0xff;
+        }
+        p
+    }
+
+    #[test]
+    fn distance_and_length_boundaries() {
+        let mut rng = Rng(42);
+        let mut c = LzoCompressor::new();
+        // M2 ends at distance 2048 and length 8, M3 at 16384, M4 at 49151
+        // (the farthest LZO1X can say); M3 lengths take the extension
+        // from 34 on, M4 lengths from 10 on.
+        for distance in [
+            8, 9, 2047, 2048, 2049, 16383, 16384, 16385, 49150, 49151, 49152, 60000,
+        ] {
+            for len in [4, 5, 8, 9, 10, 33, 34, 35, 300] {
+                let marker: Vec<u8> = (0..len).map(|_| 1 | rng.next() as u8).collect();
+                let other: Vec<u8> = (0..len).map(|_| 1 | rng.next() as u8).collect();
+                if distance < len + 2 {
+                    continue;
+                }
+                for size in [distance + len, distance + len + 1, 65536] {
+                    if size < distance + len {
+                        continue;
+                    }
+                    let with = marker_page(&marker, &marker, distance, size);
+                    let without = marker_page(&marker, &other, distance, size);
+                    let n_with = round_trip(&mut c, &with).unwrap();
+                    let n_without = round_trip(&mut c, &without).unwrap();
+                    if distance <= MAX_DISTANCE {
+                        assert!(n_with < n_without, "d {distance} len {len} size {size}");
+                    } else {
+                        assert_eq!(n_with, n_without, "d {distance} len {len} size {size}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn literal_run_boundaries() {
+        let mut rng = Rng(8);
+        let mut c = LzoCompressor::new();
+        // First runs (the first-byte form holds 1-238, the run opcode the
+        // rest) and runs after a match (1-3 in SS bits, 4-18 in the
+        // opcode, then the extension from 19, a second extension byte
+        // from 274), each followed by a match, by the page end, or both.
+        for run in [
+            1, 2, 3, 4, 5, 17, 18, 19, 20, 237, 238, 239, 240, 272, 273, 274, 275, 600,
+        ] {
+            let noise: Vec<u8> = (0..run).map(|_| 1 | rng.next() as u8).collect();
+            let mut first = noise.clone();
+            first.extend(std::iter::repeat_n(0u8, 100));
+            round_trip(&mut c, &first).unwrap();
+            round_trip(&mut c, &noise).unwrap();
+            let mut after = vec![0u8; 100];
+            after.extend_from_slice(&noise);
+            round_trip(&mut c, &after).unwrap();
+            after.extend(std::iter::repeat_n(0u8, 100));
+            let n = round_trip(&mut c, &after).unwrap();
+            // Zeros, the run, zeros: two matches and one literal run (the
+            // second zero run may be matched a few bytes in: one skip step
+            // late, or against the first zeros' start, which backward
+            // extension cannot move before; those bytes go out as
+            // literals).
+            assert!(n <= run + run / 255 + run / 32 + 16, "run {run}: {n}");
+        }
+    }
+
+    #[test]
+    fn matches_reaching_the_end_of_the_input() {
+        let mut rng = Rng(21);
+        let mut c = LzoCompressor::new();
+        let block: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
+        // The repeat ends exactly at the last byte, or 1-7 bytes short of
+        // it (the 8-byte extension's tail), for repeats of 4 to 64 bytes.
+        for len in [4, 5, 7, 8, 9, 15, 16, 17, 63, 64] {
+            for tail in 0..8 {
+                let mut p = block.clone();
+                p.extend_from_slice(&block[..len]);
+                p.extend((0..tail).map(|_| rng.next() as u8));
+                round_trip(&mut c, &p).unwrap();
+            }
+        }
+    }
 }
