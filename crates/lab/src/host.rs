@@ -132,30 +132,10 @@ fn missing(what: &str, path: &Path, package: &str) -> LabError {
 /// Check that a program is statically linked (busybox must run without libs).
 pub fn is_static(path: &Path) -> Result<bool> {
     let data = std::fs::read(path).ctx("read", path)?;
-    Ok(!has_interp(&data))
-}
-
-/// Whether an ELF64 file has a PT_INTERP program header.
-fn has_interp(data: &[u8]) -> bool {
-    let rd = |off: usize, n: usize| -> Option<u64> {
-        let b = data.get(off..off + n)?;
-        Some(b.iter().rev().fold(0u64, |a, &x| (a << 8) | x as u64))
-    };
-    let parse = || -> Option<bool> {
-        if data.get(..5)? != b"\x7fELF\x02" {
-            return Some(false);
-        }
-        let phoff = rd(0x20, 8)? as usize;
-        let phentsize = rd(0x36, 2)? as usize;
-        let phnum = rd(0x38, 2)? as usize;
-        for i in 0..phnum.min(256) {
-            if rd(phoff + i * phentsize, 4)? == 3 {
-                return Some(true);
-            }
-        }
-        Some(false)
-    };
-    parse().unwrap_or(false)
+    // The same check `panicdump arm` makes of the capture /init (fuzzed
+    // there): an ELF64 executable without a loader. Anything else (a
+    // script, a 32-bit binary) is not taken for static.
+    Ok(arm::initbin::needs_loader(&data) == Some(false))
 }
 
 /// Shared libraries (and the dynamic loader) a program needs, from `ldd`.
@@ -248,5 +228,12 @@ mod tests {
         if Path::new("/bin/ls").is_file() {
             assert!(!is_static(Path::new("/bin/ls")).unwrap());
         }
+        // A script needs an interpreter: not static (the lab once took
+        // anything that was not ELF for a static binary).
+        let script = std::env::temp_dir().join(format!("lab-static-{}", std::process::id()));
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let answer = is_static(&script);
+        let _ = std::fs::remove_file(&script);
+        assert!(!answer.unwrap());
     }
 }
