@@ -29,7 +29,8 @@
 //! forwards (8 bytes at a time) and backwards into pending literals. Runs
 //! without matches are skipped faster the longer they get, so
 //! incompressible pages cost little. The table holds 16-bit positions
-//! (8 KiB, cleared per page, so the output depends only on the page), and
+//! (8 KiB, cleared per page, so the output depends only on the page;
+//! 32-bit ones for inputs over 64 KiB), and
 //! the writer builds the stream in a buffer with room for the worst case,
 //! so neither the scan nor the instructions check for space byte by byte.
 
