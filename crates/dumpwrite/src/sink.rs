@@ -32,7 +32,7 @@ const WRITEBACK_EVERY: u64 = 8 << 20;
 
 /// A regular file written with `pwrite`.
 ///
-/// Every [`WRITEBACK_EVERY`] bytes it asks the kernel to start writing the
+/// Every `WRITEBACK_EVERY` (8 MiB) bytes it asks the kernel to start writing the
 /// range out (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not
 /// wait), so the disk works while pages are still being compressed and the
 /// final `fsync` has little left to wait for.
