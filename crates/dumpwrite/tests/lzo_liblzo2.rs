@@ -176,3 +176,66 @@ fn liblzo2_output_round_trips_through_our_decoder_too() {
         assert!(back == p);
     }
 }
+
+/// The encoder's boundary cases, decoded by liblzo2 itself: matches at the
+/// M2/M3/M4 distance limits (2048, 16384, 49151, and past the farthest one
+/// LZO1X can say) with lengths around each length-field boundary, literal
+/// runs around each run-length form (1-3 in the previous match's bits,
+/// 4-18, the extension from 19, a second extension byte from 274, the
+/// first run's 238), and repeats ending at or just short of the input end.
+#[test]
+fn liblzo2_decodes_the_boundary_cases() {
+    let Some(lib) = need_liblzo2() else { return };
+    let mut rng = Rng(0x5eed_0f_b0a4);
+    let mut ours = LzoCompressor::new();
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for distance in [
+        9usize, 2047, 2048, 2049, 16383, 16384, 16385, 49151, 49152, 60000,
+    ] {
+        for len in [4usize, 8, 9, 10, 33, 34, 35, 300] {
+            if distance < len + 2 {
+                continue;
+            }
+            let marker: Vec<u8> = (0..len).map(|_| 1 | rng.next() as u8).collect();
+            for size in [distance + len, distance + len + 1, 65536] {
+                let mut p = vec![0u8; size];
+                p[..len].copy_from_slice(&marker);
+                p[distance..distance + len].copy_from_slice(&marker);
+                if let Some(b) = p.get_mut(distance + len) {
+                    *b = 0xff;
+                }
+                inputs.push(p);
+            }
+        }
+    }
+    for run in [1usize, 3, 4, 18, 19, 237, 238, 239, 273, 274, 275, 600] {
+        let noise: Vec<u8> = (0..run).map(|_| 1 | rng.next() as u8).collect();
+        let mut first = noise.clone();
+        first.extend(std::iter::repeat_n(0u8, 100));
+        let mut after = vec![0u8; 100];
+        after.extend_from_slice(&noise);
+        let mut both = after.clone();
+        both.extend(std::iter::repeat_n(0u8, 100));
+        inputs.extend([noise, first, after, both]);
+    }
+    let block: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
+    for len in [4usize, 7, 8, 9, 16, 17, 64] {
+        for tail in 0..8 {
+            let mut p = block.clone();
+            p.extend_from_slice(&block[..len]);
+            p.extend((0..tail).map(|_| rng.next() as u8));
+            inputs.push(p);
+        }
+    }
+    for (i, p) in inputs.iter().enumerate() {
+        let mut out = vec![0u8; p.len() + p.len() / 16 + 64];
+        let n = ours.compress(p, &mut out).expect("fits with headroom");
+        let back = lib.decompress(&out[..n], p.len()).unwrap_or_else(|rc| {
+            panic!(
+                "input {i} ({} bytes): lzo1x_decompress_safe = {rc}",
+                p.len()
+            )
+        });
+        assert!(back == *p, "input {i}: liblzo2 decoded different bytes");
+    }
+}
