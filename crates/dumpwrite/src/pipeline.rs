@@ -230,14 +230,14 @@ pub(crate) fn run(
                         continue;
                     }
                     Err(mpsc::TryRecvError::Empty) => {}
-                    Err(mpsc::TryRecvError::Disconnected) if cfg.threads > 1 => {
-                        // Helpers gone while batches are missing: they
-                        // stopped on an error already reported, or died.
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        // Every helper is gone. Batches left to claim are
+                        // ours; one claimed but never sent means a helper
+                        // died with it.
                         if next.load(Ordering::Relaxed) >= total {
                             return Err(WriteError::Internal("compression workers stopped".into()));
                         }
                     }
-                    Err(mpsc::TryRecvError::Disconnected) => {}
                 }
                 // The batch we wait for is not done: do one ourselves,
                 // when a buffer is free and batches are left to claim.
