@@ -579,6 +579,29 @@ fn fingerprint(
 /// arm` modprobes).
 fn guest_modules(kernel: &Kernel, scenario: &Scenario) -> Result<(Vec<String>, Vec<Module>)> {
     let deps = ModuleDeps::load(&kernel.modules_dir)?;
+    if scenario.mode.pstore() && !deps.has("ramoops") {
+        return Err(LabError::Modules {
+            path: kernel.modules_dir.join("modules.dep"),
+            msg: "ramoops is not a module of this kernel; pstore scenarios need it".into(),
+        });
+    }
+    let extra = if scenario.mode.pstore() {
+        ARM_MODULES
+    } else {
+        &[]
+    };
+    ext4_guest_modules(&deps, extra)
+}
+
+/// Modules of a guest whose state disk is ext4 on virtio: those its
+/// `/init` loads (the disk's, as paths under the modules directory, in
+/// load order) and all it carries, which adds the closure of `extra` (what
+/// `panicdump arm` modprobes in the guest). Shared by the scenarios and
+/// the self-test.
+pub(crate) fn ext4_guest_modules(
+    deps: &ModuleDeps,
+    extra: &[&str],
+) -> Result<(Vec<String>, Vec<Module>)> {
     let wanted: Vec<&str> = DISK_MODULES
         .iter()
         .copied()
@@ -586,17 +609,9 @@ fn guest_modules(kernel: &Kernel, scenario: &Scenario) -> Result<(Vec<String>, V
         .collect();
     let insmod = deps.closure(&wanted)?;
     let mut modules = insmod.clone();
-    if scenario.mode.pstore() {
-        if !deps.has("ramoops") {
-            return Err(LabError::Modules {
-                path: kernel.modules_dir.join("modules.dep"),
-                msg: "ramoops is not a module of this kernel; pstore scenarios need it".into(),
-            });
-        }
-        for m in deps.closure(ARM_MODULES)? {
-            if !modules.iter().any(|x| x.rel_path == m.rel_path) {
-                modules.push(m);
-            }
+    for m in deps.closure(extra)? {
+        if !modules.iter().any(|x| x.rel_path == m.rel_path) {
+            modules.push(m);
         }
     }
     let insmods = insmod.iter().map(|m| m.rel_path.clone()).collect();

@@ -29,9 +29,6 @@ use crate::qemu::QemuRun;
 use crate::run::{ext4_extract, ext4_image, random_token, Tools, CHAIN_OUT_DIR};
 use std::path::PathBuf;
 
-/// Modules the guest's `/init` loads for the ext4 disk.
-const DISK_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"];
-
 /// What a self-test run left.
 #[derive(Debug, Clone)]
 pub struct SelftestOutcome {
@@ -128,19 +125,7 @@ impl Lab {
         let token = random_token()?;
 
         let deps = ModuleDeps::load(&kernel.modules_dir)?;
-        let wanted: Vec<&str> = DISK_MODULES
-            .iter()
-            .copied()
-            .filter(|m| deps.has(m))
-            .collect();
-        let insmod = deps.closure(&wanted)?;
-        let mut modules = insmod.clone();
-        for m in deps.closure(&["ramoops"])? {
-            if !modules.iter().any(|x| x.rel_path == m.rel_path) {
-                modules.push(m);
-            }
-        }
-        let insmods: Vec<String> = insmod.iter().map(|m| m.rel_path.clone()).collect();
+        let (insmods, modules) = crate::scenario::ext4_guest_modules(&deps, &["ramoops"])?;
         let mut extra_files = vec![
             (
                 "etc/panicdump/config.toml".to_string(),
